@@ -1,0 +1,230 @@
+//! The command line (SPEC §4): clap definitions, and the subcommands that
+//! need no server — `analyze` and `generate`. This is the boundary where
+//! files are read and the clock is consulted; the figures come from
+//! [`crate::domain`].
+
+use crate::domain::{self, AnalyzeOptions, CalendarBook, EventSet, Micros, Timestamp};
+use crate::generate::{GenerateOptions, generate};
+use crate::ndjson::{OnInvalid, read_into};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// How fast and how often a business answers its customers on Messenger,
+/// Instagram Direct and WhatsApp.
+#[derive(Debug, Parser)]
+#[command(name = "replywatch", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the response figures of an NDJSON event file (no server, no database).
+    Analyze(AnalyzeArgs),
+    /// Write a realistic synthetic NDJSON event stream (for trials and benchmarks).
+    Generate(GenerateArgs),
+}
+
+/// Output format of `analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+fn parse_instant(s: &str) -> Result<Timestamp, String> {
+    domain::parse_rfc3339(s).ok_or_else(|| {
+        format!("expected an RFC 3339 timestamp with offset, e.g. 2026-11-02T00:00:00Z, got {s:?}")
+    })
+}
+
+fn parse_window(s: &str) -> Result<Micros, String> {
+    domain::parse_duration(s).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+Figures (SPEC §3): requests, answered, pending, response_rate, hit_ratio_1h,
+hit_ratio_24h, median/p90 first-reply seconds, oldest_pending_seconds, and the
+responsive badge (badge_conversations, badge_response_rate,
+badge_response_seconds, badge_eligible, badge_blockers), per account and
+channel and per account over all channels (channel \"all\").
+
+Examples:
+  replywatch analyze --input events.ndjson --as-of 2026-11-02T00:00:00Z --window 7d
+  replywatch generate --events 100000 | replywatch analyze --input - --format csv")]
+pub struct AnalyzeArgs {
+    /// NDJSON event file, one event per line (SPEC §1); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Evaluation instant (RFC 3339); events at or after it have not happened yet. Default: now.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+    pub as_of: Option<Timestamp>,
+    /// Requests opened in [as-of − window, as-of) count: e.g. 90m, 24h, 7d.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_window)]
+    pub window: Micros,
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Bot messages answer requests in the operational figures too (the badge always counts them).
+    #[arg(long)]
+    pub bots_count_as_replies: bool,
+    /// Business hours per account (JSON, SPEC §3): durations count opening hours only.
+    #[arg(long, value_name = "FILE")]
+    pub calendar: Option<PathBuf>,
+    /// Add per-agent rows to each group (JSON: `agents`; CSV: one row per group and agent instead).
+    #[arg(long)]
+    pub by_agent: bool,
+    /// Worker threads (default: one per core). The figures do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GenerateArgs {
+    /// Number of event lines to write (duplicates included).
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Random seed: the same seed gives the same file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Business accounts (default: one per 10,000 events, 1 to 1,000).
+    #[arg(long, default_value_t = 0)]
+    pub accounts: u64,
+    /// Conversations start in the days before this instant.
+    #[arg(long, value_name = "RFC3339", default_value = "2026-11-01T00:00:00Z", value_parser = parse_instant)]
+    pub end: Timestamp,
+    /// Length of the period, in days.
+    #[arg(long, default_value_t = 30)]
+    pub days: u64,
+    /// Output file (default: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+fn progress_bar(len: Option<u64>, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    let template = match len {
+        Some(_) => format!(
+            "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{bytes}}/{{total_bytes}} {unit} ({{eta}})"
+        ),
+        None => format!("{{spinner}} [{{elapsed_precise}}] {{human_pos}} {unit}"),
+    };
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+impl AnalyzeArgs {
+    /// The core's options; relative calendar paths resolve against `base`.
+    pub fn options(&self, base: &Path) -> anyhow::Result<AnalyzeOptions> {
+        let mut opts = AnalyzeOptions::new(
+            self.as_of
+                .unwrap_or_else(|| Timestamp::from_datetime(chrono::Utc::now())),
+            self.window,
+        );
+        opts.bots_count_as_replies = self.bots_count_as_replies;
+        opts.by_agent = self.by_agent;
+        if let Some(path) = &self.calendar {
+            let path = base.join(path);
+            let json = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading calendar {}", path.display()))?;
+            opts.calendars =
+                CalendarBook::from_json(&json).with_context(|| format!("in {}", path.display()))?;
+        }
+        Ok(opts)
+    }
+
+    /// Reads the events (relative paths against `base`), reporting conflicts on `stderr`.
+    pub fn read_events(&self, base: &Path, stderr: &mut impl Write) -> anyhow::Result<EventSet> {
+        let mut set = EventSet::new();
+        let (reader, len): (Box<dyn Read>, Option<u64>) = if self.input.as_os_str() == "-" {
+            (Box::new(io::stdin().lock()), None)
+        } else {
+            let path = base.join(&self.input);
+            let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            let len = file.metadata().ok().map(|m| m.len());
+            (Box::new(file), len)
+        };
+        let bar = progress_bar(len, "read");
+        let summary = read_into(reader, &mut set, OnInvalid::Fail, |n| bar.inc(n))
+            .with_context(|| format!("in {}", self.input.display()))?;
+        bar.finish_and_clear();
+        for line in summary.conflicts.iter().take(20) {
+            writeln!(
+                stderr,
+                "warning: line {line}: an earlier line has the same account, channel and id with other content; the earlier line is kept"
+            )?;
+        }
+        if summary.conflicts.len() > 20 {
+            writeln!(
+                stderr,
+                "warning: {} conflicting duplicates in all",
+                summary.conflicts.len()
+            )?;
+        }
+        Ok(set)
+    }
+}
+
+/// Runs `analyze`: reads, computes, prints. File names resolve against `base`.
+pub fn run_analyze(
+    args: &AnalyzeArgs,
+    base: &Path,
+    stdout: &mut impl Write,
+    stderr: &mut (impl Write + Send),
+) -> anyhow::Result<()> {
+    let opts = args.options(base)?;
+    let mut work = || -> anyhow::Result<String> {
+        let set = args.read_events(base, stderr)?;
+        let report = domain::analyze(&set, &opts);
+        Ok(match (args.format, args.by_agent) {
+            (Format::Json, _) => serde_json::to_string_pretty(&report)? + "\n",
+            (Format::Csv, false) => report.to_csv(),
+            (Format::Csv, true) => report.agents_to_csv(),
+        })
+    };
+    let out = match args.threads {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()?
+            .install(work)?,
+        None => work()?,
+    };
+    stdout.write_all(out.as_bytes())?;
+    Ok(())
+}
+
+/// Runs `generate`.
+pub fn run_generate(args: &GenerateArgs) -> anyhow::Result<()> {
+    let opts = GenerateOptions {
+        events: args.events,
+        seed: args.seed,
+        accounts: args.accounts,
+        end: args.end.to_datetime(),
+        days: args.days,
+    };
+    let bar = progress_bar(None, "events");
+    let write = |out: &mut dyn Write| -> anyhow::Result<()> {
+        let mut out = BufWriter::with_capacity(1 << 20, out);
+        generate(&opts, &mut out, |n| bar.set_position(n))?;
+        out.flush()?;
+        Ok(())
+    };
+    match &args.out {
+        Some(path) => {
+            let mut f =
+                File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            write(&mut f)?;
+        }
+        None => write(&mut io::stdout().lock())?,
+    }
+    bar.finish_and_clear();
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! The §4 document: [`StatsReport`] with its groups in SPEC order, and its
+//! CSV form. Pure data and formatting; no IO.
+
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+/// The section-4 document (`analyze`, `GET /v1/stats`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatsReport {
+    /// RFC 3339, UTC.
+    pub as_of: String,
+    pub window_seconds: i64,
+    pub groups: Vec<GroupStats>,
+}
+
+/// The SPEC §3 figures of one (`account`, `channel`) group, or of an account
+/// over all its channels (`channel` = `"all"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupStats {
+    pub account: String,
+    pub channel: String,
+    pub requests: u64,
+    pub answered: u64,
+    pub pending: u64,
+    pub response_rate: Option<f64>,
+    pub hit_ratio_1h: Option<f64>,
+    pub hit_ratio_24h: Option<f64>,
+    pub median_first_reply_seconds: Option<f64>,
+    pub p90_first_reply_seconds: Option<f64>,
+    pub oldest_pending_seconds: Option<f64>,
+    pub badge_conversations: u64,
+    pub badge_response_rate: Option<f64>,
+    pub badge_response_seconds: Option<f64>,
+    pub badge_eligible: bool,
+    pub badge_blockers: Vec<String>,
+    /// Present only with `--by-agent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<AgentStats>>,
+}
+
+/// Per-agent figures over the requests an agent answered (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStats {
+    pub agent: Option<String>,
+    pub answered: u64,
+    pub median_first_reply_seconds: Option<f64>,
+    pub p90_first_reply_seconds: Option<f64>,
+    pub hit_ratio_1h: Option<f64>,
+    pub hit_ratio_24h: Option<f64>,
+}
+
+/// SPEC §4: byte-wise by account, then by channel with `"all"` last.
+pub fn group_order(a: (&str, &str), b: (&str, &str)) -> Ordering {
+    let channel_key = |c: &str| (c == super::ids::ALL_CHANNELS, c.to_string());
+    a.0.cmp(b.0)
+        .then_with(|| channel_key(a.1).cmp(&channel_key(b.1)))
+}
+
+/// SPEC §3: agents byte-wise, the `null` agent last.
+pub fn agent_order(a: &Option<String>, b: &Option<String>) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// The column names of the CSV form, in JSON field order.
+pub const CSV_COLUMNS: [&str; 16] = [
+    "account",
+    "channel",
+    "requests",
+    "answered",
+    "pending",
+    "response_rate",
+    "hit_ratio_1h",
+    "hit_ratio_24h",
+    "median_first_reply_seconds",
+    "p90_first_reply_seconds",
+    "oldest_pending_seconds",
+    "badge_conversations",
+    "badge_response_rate",
+    "badge_response_seconds",
+    "badge_eligible",
+    "badge_blockers",
+];
+
+/// Columns of the per-agent CSV form (`--by-agent --format csv`).
+pub const AGENT_CSV_COLUMNS: [&str; 8] = [
+    "account",
+    "channel",
+    "agent",
+    "answered",
+    "median_first_reply_seconds",
+    "p90_first_reply_seconds",
+    "hit_ratio_1h",
+    "hit_ratio_24h",
+];
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A float as JSON writes it, empty for `null`.
+pub fn csv_number(v: Option<f64>) -> String {
+    v.map(|x| serde_json::Number::from_f64(x).map_or_else(String::new, |n| n.to_string()))
+        .unwrap_or_default()
+}
+
+impl StatsReport {
+    /// One row per group, header first, empty cells for `null`,
+    /// `badge_blockers` joined with `;` (SPEC §4).
+    pub fn to_csv(&self) -> String {
+        let mut out = CSV_COLUMNS.join(",");
+        out.push('\n');
+        for g in &self.groups {
+            let cells = [
+                csv_field(&g.account),
+                csv_field(&g.channel),
+                g.requests.to_string(),
+                g.answered.to_string(),
+                g.pending.to_string(),
+                csv_number(g.response_rate),
+                csv_number(g.hit_ratio_1h),
+                csv_number(g.hit_ratio_24h),
+                csv_number(g.median_first_reply_seconds),
+                csv_number(g.p90_first_reply_seconds),
+                csv_number(g.oldest_pending_seconds),
+                g.badge_conversations.to_string(),
+                csv_number(g.badge_response_rate),
+                csv_number(g.badge_response_seconds),
+                g.badge_eligible.to_string(),
+                csv_field(&g.badge_blockers.join(";")),
+            ];
+            let _ = writeln!(out, "{}", cells.join(","));
+        }
+        out
+    }
+
+    /// One row per (group, agent): the CSV form of `--by-agent` figures.
+    /// The `null` agent is an empty cell.
+    pub fn agents_to_csv(&self) -> String {
+        let mut out = AGENT_CSV_COLUMNS.join(",");
+        out.push('\n');
+        for g in &self.groups {
+            for a in g.agents.iter().flatten() {
+                let cells = [
+                    csv_field(&g.account),
+                    csv_field(&g.channel),
+                    csv_field(a.agent.as_deref().unwrap_or("")),
+                    a.answered.to_string(),
+                    csv_number(a.median_first_reply_seconds),
+                    csv_number(a.p90_first_reply_seconds),
+                    csv_number(a.hit_ratio_1h),
+                    csv_number(a.hit_ratio_24h),
+                ];
+                let _ = writeln!(out, "{}", cells.join(","));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_sorts_last_within_its_account() {
+        let mut v = vec![
+            ("b", "all"),
+            ("a", "all"),
+            ("a", "whatsapp"),
+            ("a", "instagram"),
+            ("B", "x"),
+        ];
+        v.sort_by(|a, b| group_order(*a, *b));
+        assert_eq!(
+            v,
+            [
+                ("B", "x"),
+                ("a", "instagram"),
+                ("a", "whatsapp"),
+                ("a", "all"),
+                ("b", "all")
+            ]
+        );
+    }
+
+    #[test]
+    fn null_agent_sorts_last() {
+        let mut v = vec![None, Some("bob".to_string()), Some("Ayse".to_string())];
+        v.sort_by(agent_order);
+        assert_eq!(v, [Some("Ayse".to_string()), Some("bob".to_string()), None]);
+    }
+
+    #[test]
+    fn csv_fields_with_commas_are_quoted() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_number(Some(1.0)), "1.0");
+        assert_eq!(csv_number(None), "");
+    }
+}

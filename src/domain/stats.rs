@@ -1,0 +1,402 @@
+//! SPEC §3: the windowed figures of each group, the responsive badge with its
+//! blockers, business-hours clocks and per-agent rows. [`analyze`] is the
+//! pure `EventSet -> StatsReport` function every other path must equal.
+//! Pure: no IO, no clock.
+
+use super::calendar::{Calendar, CalendarBook};
+use super::eventset::{AgentIdx, EventSet, NO_AGENT, StreamIdx};
+use super::ids::ALL_CHANNELS;
+use super::report::{AgentStats, GroupStats, StatsReport, agent_order, group_order};
+use super::requests::{ReplyPolicy, Request, derive_requests};
+use super::time::{MICROS_PER_SECOND, Micros, ONE_DAY, ONE_HOUR, Timestamp};
+use std::collections::HashMap;
+
+/// Meta's badge thresholds (SPEC §3).
+const BADGE_MIN_RESPONSE_RATE: (u64, u64) = (9, 10);
+const BADGE_MAX_RESPONSE_SECONDS: i64 = 900;
+
+/// What to compute: the evaluation instant, the window and the options of
+/// `analyze` (SPEC §4).
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    pub as_of: Timestamp,
+    pub window: Micros,
+    pub bots_count_as_replies: bool,
+    pub by_agent: bool,
+    /// Business hours per account; accounts without one keep calendar time.
+    pub calendars: CalendarBook,
+}
+
+impl AnalyzeOptions {
+    pub fn new(as_of: Timestamp, window: Micros) -> Self {
+        AnalyzeOptions {
+            as_of,
+            window,
+            bots_count_as_replies: false,
+            by_agent: false,
+            calendars: CalendarBook::default(),
+        }
+    }
+}
+
+/// How durations are measured for one account: calendar or business time.
+#[derive(Clone, Copy)]
+pub enum Clock<'a> {
+    Calendar,
+    Business(&'a Calendar),
+}
+
+impl Clock<'_> {
+    pub fn duration(self, from: Timestamp, to: Timestamp) -> Micros {
+        match self {
+            Clock::Calendar => to.since(from),
+            Clock::Business(c) => c.business_duration(from, to),
+        }
+    }
+}
+
+/// One request measured at the evaluation instant.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    /// First-reply time, when answered before the instant.
+    pub first_reply: Option<Micros>,
+    /// Time since opening, at the instant.
+    pub age: Micros,
+}
+
+impl Measured {
+    pub fn of(r: &Request, as_of: Timestamp, clock: Clock) -> Self {
+        Measured {
+            first_reply: r.reply.map(|x| clock.duration(r.opened_at, x.at)),
+            age: clock.duration(r.opened_at, as_of),
+        }
+    }
+
+    /// Answered within `h` (inclusive).
+    pub fn hit(&self, h: Micros) -> bool {
+        self.first_reply.is_some_and(|f| f <= h)
+    }
+
+    /// SPEC §3: decided for `h` when answered within `h`, or open for at least `h`.
+    pub fn decided(&self, h: Micros) -> bool {
+        self.hit(h) || self.age >= h
+    }
+}
+
+/// A share with its denominator, `None` when nothing counts.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Share {
+    pub hits: u64,
+    pub of: u64,
+}
+
+impl Share {
+    pub fn add(&mut self, counts: bool, hit: bool) {
+        if counts {
+            self.of += 1;
+            self.hits += u64::from(hit);
+        }
+    }
+
+    pub fn ratio(self) -> Option<f64> {
+        (self.of > 0).then(|| self.hits as f64 / self.of as f64)
+    }
+
+    /// `hits/of ≥ num/den`, exactly.
+    fn at_least(self, (num, den): (u64, u64)) -> bool {
+        self.of > 0 && self.hits * den >= num * self.of
+    }
+}
+
+/// Median of sorted values in seconds (mean of the middle two for even counts).
+pub fn median_seconds(sorted: &[Micros]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2].as_seconds_f64()),
+        _ => Some((sorted[n / 2 - 1].as_seconds_f64() + sorted[n / 2].as_seconds_f64()) / 2.0),
+    }
+}
+
+/// Percentile `q` of sorted values in seconds, linear interpolation between
+/// closest ranks, computed as numpy's default method does.
+pub fn percentile_seconds(sorted: &[Micros], q: f64) -> Option<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let h = q * (n - 1) as f64;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(n - 1);
+    let t = h - lo as f64;
+    let (a, b) = (sorted[lo].as_seconds_f64(), sorted[hi].as_seconds_f64());
+    // numpy's _lerp: symmetric form for t ≥ 0.5 keeps it monotone.
+    Some(if t >= 0.5 {
+        b - (b - a) * (1.0 - t)
+    } else {
+        a + (b - a) * t
+    })
+}
+
+/// SPEC §3: mean of the fastest ⌈9n/10⌉ first-reply times, as a sum and a count.
+fn badge_fastest(sorted: &[Micros]) -> Option<(i64, u64)> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let k = (9 * n + 9) / 10;
+    Some((sorted[..k].iter().map(|m| m.0).sum(), k as u64))
+}
+
+/// Counts and durations of the operational view for one group or agent.
+#[derive(Debug, Default, Clone)]
+struct OperationalAcc {
+    requests: u64,
+    answered: u64,
+    hit_1h: Share,
+    hit_24h: Share,
+    first_replies: Vec<Micros>,
+    oldest_pending_opened_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct BadgeAcc {
+    /// Badge-view requests in the window, new conversations or not.
+    requests: u64,
+    conversations: u64,
+    within_24h: Share,
+    first_replies: Vec<Micros>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct AgentAcc {
+    within_1h: u64,
+    within_24h: u64,
+    first_replies: Vec<Micros>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct GroupAcc {
+    op: OperationalAcc,
+    badge: BadgeAcc,
+    agents: HashMap<AgentIdx, AgentAcc>,
+}
+
+impl GroupAcc {
+    fn add_operational(&mut self, r: &Request, m: &Measured, by_agent: bool) {
+        let op = &mut self.op;
+        op.requests += 1;
+        op.hit_1h.add(m.decided(ONE_HOUR), m.hit(ONE_HOUR));
+        op.hit_24h.add(m.decided(ONE_DAY), m.hit(ONE_DAY));
+        match (m.first_reply, r.reply) {
+            (Some(f), Some(reply)) => {
+                op.answered += 1;
+                op.first_replies.push(f);
+                if by_agent {
+                    let a = self.agents.entry(reply.agent).or_default();
+                    a.first_replies.push(f);
+                    a.within_1h += u64::from(f <= ONE_HOUR);
+                    a.within_24h += u64::from(f <= ONE_DAY);
+                }
+            }
+            _ => {
+                let oldest = op.oldest_pending_opened_at.get_or_insert(r.opened_at);
+                *oldest = (*oldest).min(r.opened_at);
+            }
+        }
+    }
+
+    fn add_badge(&mut self, r: &Request, m: &Measured) {
+        self.badge.requests += 1;
+        // SPEC §3: the badge counts new conversations only.
+        if !r.new_conversation {
+            return;
+        }
+        self.badge.conversations += 1;
+        self.badge
+            .within_24h
+            .add(m.decided(ONE_DAY), m.hit(ONE_DAY));
+        self.badge.first_replies.extend(m.first_reply);
+    }
+}
+
+/// SPEC §3's badge conditions, in words, for the ones that fail.
+fn badge_blockers(rate: Share, fastest: Option<(i64, u64)>) -> Vec<String> {
+    let mut blockers = Vec::new();
+    match rate.ratio() {
+        None => blockers.push("response_rate undefined".to_string()),
+        Some(r) if !rate.at_least(BADGE_MIN_RESPONSE_RATE) => {
+            let shown = format!("{r:.2}");
+            let shown = if shown == "0.90" {
+                format!("{r:.4}")
+            } else {
+                shown
+            };
+            blockers.push(format!("response_rate {shown} < 0.90"));
+        }
+        Some(_) => {}
+    }
+    match fastest {
+        None => blockers.push("response_time undefined".to_string()),
+        Some((sum, k)) if sum > BADGE_MAX_RESPONSE_SECONDS * MICROS_PER_SECOND * k as i64 => {
+            let mean = sum as f64 / k as f64 / MICROS_PER_SECOND as f64;
+            let shown = if mean < 900.5 {
+                format!("{mean:.1}")
+            } else {
+                format!("{mean:.0}")
+            };
+            blockers.push(format!("response_time {shown}s > 900s"));
+        }
+        Some(_) => {}
+    }
+    blockers
+}
+
+fn sorted(mut v: Vec<Micros>) -> Vec<Micros> {
+    v.sort_unstable();
+    v
+}
+
+impl GroupAcc {
+    fn finish(
+        self,
+        account: &str,
+        channel: &str,
+        set: &EventSet,
+        by_agent: bool,
+        as_of: Timestamp,
+        clock: Clock,
+    ) -> GroupStats {
+        let op = self.op;
+        let first = sorted(op.first_replies);
+        let badge_first = sorted(self.badge.first_replies);
+        let fastest = badge_fastest(&badge_first);
+        let blockers = badge_blockers(self.badge.within_24h, fastest);
+        let agents = by_agent.then(|| {
+            let mut rows: Vec<AgentStats> = self
+                .agents
+                .into_iter()
+                .map(|(idx, a)| {
+                    let n = a.first_replies.len() as u64;
+                    let first = sorted(a.first_replies);
+                    AgentStats {
+                        agent: (idx != NO_AGENT)
+                            .then(|| set.agent(idx).map(|n| n.to_string()))
+                            .flatten(),
+                        answered: n,
+                        median_first_reply_seconds: median_seconds(&first),
+                        p90_first_reply_seconds: percentile_seconds(&first, 0.9),
+                        hit_ratio_1h: Share {
+                            hits: a.within_1h,
+                            of: n,
+                        }
+                        .ratio(),
+                        hit_ratio_24h: Share {
+                            hits: a.within_24h,
+                            of: n,
+                        }
+                        .ratio(),
+                    }
+                })
+                .collect();
+            rows.sort_by(|a, b| agent_order(&a.agent, &b.agent));
+            rows
+        });
+        GroupStats {
+            account: account.to_string(),
+            channel: channel.to_string(),
+            requests: op.requests,
+            answered: op.answered,
+            pending: op.requests - op.answered,
+            response_rate: op.hit_24h.ratio(),
+            hit_ratio_1h: op.hit_1h.ratio(),
+            hit_ratio_24h: op.hit_24h.ratio(),
+            median_first_reply_seconds: median_seconds(&first),
+            p90_first_reply_seconds: percentile_seconds(&first, 0.9),
+            oldest_pending_seconds: op
+                .oldest_pending_opened_at
+                .map(|o| clock.duration(o, as_of).as_seconds_f64()),
+            badge_conversations: self.badge.conversations,
+            badge_response_rate: self.badge.within_24h.ratio(),
+            badge_response_seconds: fastest.map(|(sum, k)| Micros(sum).as_seconds_f64() / k as f64),
+            badge_eligible: blockers.is_empty(),
+            badge_blockers: blockers,
+            agents,
+        }
+    }
+}
+
+/// Computes the SPEC §3 figures of every group over the distinct events of `set`.
+pub fn analyze(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
+    let requests = derive_requests(
+        set,
+        opts.as_of,
+        ReplyPolicy::operational(opts.bots_count_as_replies),
+    );
+    let window_start = opts.as_of.minus(opts.window);
+    let in_window = |r: &&Request| r.opened_at >= window_start && r.opened_at < opts.as_of;
+
+    // Each stream feeds its own group and its account's "all" group.
+    let mut account_group: HashMap<&str, usize> = HashMap::new();
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    let mut stream_groups: Vec<(usize, usize)> = Vec::with_capacity(set.streams().len());
+    let mut clocks: Vec<Clock> = Vec::with_capacity(set.streams().len());
+    for s in set.streams() {
+        let own = keys.len();
+        keys.push((s.account.as_str(), s.channel.as_str()));
+        let all = *account_group.entry(s.account.as_str()).or_insert_with(|| {
+            keys.push((s.account.as_str(), ALL_CHANNELS));
+            keys.len() - 1
+        });
+        stream_groups.push((own, all));
+        clocks.push(match opts.calendars.for_account(s.account.as_str()) {
+            Some(c) => Clock::Business(c),
+            None => Clock::Calendar,
+        });
+    }
+    let mut accs: Vec<GroupAcc> = vec![GroupAcc::default(); keys.len()];
+    let stream_of = |r: &Request| -> StreamIdx { set.stream_of(r.conversation) };
+
+    for r in requests.operational.iter().filter(in_window) {
+        let s = stream_of(r) as usize;
+        let m = Measured::of(r, opts.as_of, clocks[s]);
+        let (own, all) = stream_groups[s];
+        accs[own].add_operational(r, &m, opts.by_agent);
+        accs[all].add_operational(r, &m, opts.by_agent);
+    }
+    // SPEC §3: the badge stays in calendar time.
+    for r in requests.badge.iter().filter(in_window) {
+        let m = Measured::of(r, opts.as_of, Clock::Calendar);
+        let (own, all) = stream_groups[stream_of(r) as usize];
+        accs[own].add_badge(r, &m);
+        accs[all].add_badge(r, &m);
+    }
+
+    let account_clock = |account: &str| match opts.calendars.for_account(account) {
+        Some(c) => Clock::Business(c),
+        None => Clock::Calendar,
+    };
+    let mut groups: Vec<GroupStats> = keys
+        .iter()
+        .zip(accs)
+        // SPEC §3: listed when it has a request in the window in either view.
+        .filter(|(_, acc)| acc.op.requests > 0 || acc.badge.requests > 0)
+        .map(|((account, channel), acc)| {
+            acc.finish(
+                account,
+                channel,
+                set,
+                opts.by_agent,
+                opts.as_of,
+                account_clock(account),
+            )
+        })
+        .collect();
+    groups.sort_by(|a, b| group_order((&a.account, &a.channel), (&b.account, &b.channel)));
+
+    StatsReport {
+        as_of: opts.as_of.to_string(),
+        window_seconds: opts.window.0 / MICROS_PER_SECOND,
+        groups,
+    }
+}

@@ -1,0 +1,26 @@
+//! The `replywatch` binary: parse the command line, dispatch; no logic here.
+
+use clap::Parser;
+use replywatch::cli::{Cli, Command, run_analyze, run_generate};
+use std::path::Path;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Analyze(args) => run_analyze(
+            args,
+            Path::new("."),
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr(),
+        ),
+        Command::Generate(args) => run_generate(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
