@@ -79,6 +79,9 @@ pub struct AnalyzeArgs {
     /// Add per-agent rows to each group (JSON: `agents`; CSV: one row per group and agent instead).
     #[arg(long)]
     pub by_agent: bool,
+    /// Print how long reading and computing took, the events/s and the peak memory, on stderr.
+    #[arg(long)]
+    pub timings: bool,
     /// Worker threads (default: one per core). The figures do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -142,7 +145,6 @@ impl AnalyzeArgs {
 
     /// Reads the events (relative paths against `base`), reporting conflicts on `stderr`.
     pub fn read_events(&self, base: &Path, stderr: &mut impl Write) -> anyhow::Result<EventSet> {
-        let mut set = EventSet::new();
         let (reader, len): (Box<dyn Read>, Option<u64>) = if self.input.as_os_str() == "-" {
             (Box::new(io::stdin().lock()), None)
         } else {
@@ -151,6 +153,9 @@ impl AnalyzeArgs {
             let len = file.metadata().ok().map(|m| m.len());
             (Box::new(file), len)
         };
+        // A line takes at least ~100 bytes: room for every event up front costs
+        // address space only, and saves copying while the set grows.
+        let mut set = EventSet::with_capacity(len.map_or(0, |l| (l / 100) as usize));
         let bar = progress_bar(len, "read");
         let summary = read_into(reader, &mut set, OnInvalid::Fail, |n| bar.inc(n))
             .with_context(|| format!("in {}", self.input.display()))?;
@@ -172,6 +177,14 @@ impl AnalyzeArgs {
     }
 }
 
+/// The process's peak resident memory, from /proc (Linux).
+fn peak_rss() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.0} MiB", kb as f64 / 1024.0))
+}
+
 /// Runs `analyze`: reads, computes, prints. File names resolve against `base`.
 pub fn run_analyze(
     args: &AnalyzeArgs,
@@ -181,8 +194,23 @@ pub fn run_analyze(
 ) -> anyhow::Result<()> {
     let opts = args.options(base)?;
     let mut work = || -> anyhow::Result<String> {
+        let t0 = std::time::Instant::now();
         let set = args.read_events(base, stderr)?;
+        let t1 = std::time::Instant::now();
+
         let report = domain::analyze(&set, &opts);
+        if args.timings {
+            let events = set.len() as f64;
+            let total = t0.elapsed().as_secs_f64();
+            writeln!(
+                stderr,
+                "timings: read {:.2} s, figures {:.2} s, total {total:.2} s; {:.0} events/s; peak RSS {}",
+                (t1 - t0).as_secs_f64(),
+                t1.elapsed().as_secs_f64(),
+                events / total,
+                peak_rss().unwrap_or_else(|| "unknown".into()),
+            )?;
+        }
         Ok(match (args.format, args.by_agent) {
             (Format::Json, _) => serde_json::to_string_pretty(&report)? + "\n",
             (Format::Csv, false) => report.to_csv(),

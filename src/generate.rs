@@ -127,14 +127,30 @@ fn agent_delay_seconds(rng: &mut Rng) -> i64 {
     base as i64
 }
 
+/// Adds a line to the output, and 1 % of the time a re-delivered copy (a
+/// webhook retry), while the budget lasts.
+fn emit(rng: &mut Rng, line: Line, out: &mut Vec<Line>, budget: &mut u64) {
+    if *budget == 0 {
+        return;
+    }
+    *budget -= 1;
+    if *budget > 0 && rng.chance(0.01) {
+        *budget -= 1;
+        out.push(Line {
+            at_micros: line.at_micros + 1 + rng.below(600_000_000) as i64,
+            text: line.text.clone(),
+        });
+    }
+    out.push(line);
+}
+
 /// One conversation: a few exchanges spread over the period.
 fn conversation(
     w: &mut Writer,
     account: &str,
     channel: usize,
     conv: &str,
-    start: i64,
-    span: i64,
+    (start, span): (i64, i64),
     out: &mut Vec<Line>,
     budget: &mut u64,
 ) {
@@ -147,8 +163,8 @@ fn conversation(
         if w.rng.chance(0.05) {
             // A proactive agent message (no open request).
             let agent = AGENTS[w.rng.below(8) as usize];
-            out.push(w.line(account, channel, conv, "agent", t * 1_000_000, Some(agent)));
-            *budget = budget.saturating_sub(1);
+            let line = w.line(account, channel, conv, "agent", t * 1_000_000, Some(agent));
+            emit(w.rng, line, out, budget);
             t += 60 + w.rng.below(3_600) as i64;
         }
         let burst = 1 + w.rng.below(3);
@@ -157,29 +173,29 @@ fn conversation(
                 return;
             }
             let at = (t + i as i64 * 20) * 1_000_000 + w.rng.below(1_000_000) as i64;
-            out.push(w.line(account, channel, conv, "customer", at, None));
-            *budget -= 1;
+            let line = w.line(account, channel, conv, "customer", at, None);
+            emit(w.rng, line, out, budget);
         }
         if w.rng.chance(0.3) && *budget > 0 {
-            out.push(w.line(account, channel, conv, "auto", (t + 1) * 1_000_000, None));
-            *budget -= 1;
+            let line = w.line(account, channel, conv, "auto", (t + 1) * 1_000_000, None);
+            emit(w.rng, line, out, budget);
         }
         if w.rng.chance(0.15) && *budget > 0 {
-            out.push(w.line(
+            let line = w.line(
                 account,
                 channel,
                 conv,
                 "bot",
                 (t + 5) * 1_000_000,
                 Some("faq-bot"),
-            ));
-            *budget -= 1;
+            );
+            emit(w.rng, line, out, budget);
         }
         if w.rng.chance(0.9) && *budget > 0 {
             let agent = w.rng.chance(0.9).then(|| AGENTS[w.rng.below(8) as usize]);
             t += agent_delay_seconds(w.rng);
-            out.push(w.line(account, channel, conv, "agent", t * 1_000_000, agent));
-            *budget -= 1;
+            let line = w.line(account, channel, conv, "agent", t * 1_000_000, agent);
+            emit(w.rng, line, out, budget);
         }
         // The next exchange: minutes later, or days later (a new conversation).
         t += if w.rng.chance(0.5) {
@@ -237,23 +253,14 @@ pub fn generate(
                 &account,
                 channel,
                 &conv,
-                start,
-                span,
+                (start, span),
                 &mut batch,
                 &mut budget,
             );
         }
         batch.sort_by_key(|l| l.at_micros);
         for line in batch.drain(..) {
-            let roll = w.rng.below(1_000);
-            if roll < 10 && budget > 0 {
-                // Re-delivered: the same line again (a webhook retry).
-                late.push(Line {
-                    at_micros: line.at_micros,
-                    text: line.text.clone(),
-                });
-                budget -= 1;
-            } else if roll < 30 {
+            if w.rng.below(1_000) < 20 {
                 // Arrives late, after later events.
                 late.push(line);
                 continue;

@@ -54,7 +54,8 @@ pub struct EventSet {
     streams: Vec<Stream>,
     stream_index: HashMap<AccountId, HashMap<ChannelName, StreamIdx>>,
     conversations: Vec<(StreamIdx, ConversationId)>,
-    conversation_index: Vec<HashMap<ConversationId, ConversationIdx>>,
+    /// (stream, conversation id) → index into `conversations`.
+    conversation_index: HashTable<ConversationIdx>,
     agents: Vec<AgentName>,
     agent_index: HashMap<AgentName, AgentIdx>,
     events: Vec<StoredEvent>,
@@ -71,6 +72,19 @@ fn to_u32(n: usize) -> u32 {
 impl EventSet {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty set with room for about `events` events, so that large
+    /// inputs do not pay for rehashing and copying while they grow.
+    pub fn with_capacity(events: usize) -> Self {
+        let mut set = Self::default();
+        set.events.reserve(events);
+        let hasher = set.hasher.clone();
+        set.by_key.reserve(events, |_| hasher.hash_one(0u32));
+        set.conversation_index
+            .reserve(events / 4, |_| hasher.hash_one(0u32));
+        set.conversations.reserve(events / 4);
+        set
     }
 
     /// Builds a set from events in the order they were seen.
@@ -150,7 +164,6 @@ impl EventSet {
             account: account.clone(),
             channel: channel.clone(),
         });
-        self.conversation_index.push(HashMap::new());
         self.stream_index
             .entry(account.clone())
             .or_default()
@@ -159,12 +172,22 @@ impl EventSet {
     }
 
     fn intern_conversation(&mut self, stream: StreamIdx, id: &ConversationId) -> ConversationIdx {
-        if let Some(idx) = self.conversation_index[stream as usize].get(id.as_str()) {
+        let hash = self.hasher.hash_one((stream, id.as_str()));
+        let conversations = &self.conversations;
+        let found = self.conversation_index.find(hash, |&i| {
+            let (s, c) = &conversations[i as usize];
+            *s == stream && c == id
+        });
+        if let Some(idx) = found {
             return *idx;
         }
         let idx = to_u32(self.conversations.len());
         self.conversations.push((stream, id.clone()));
-        self.conversation_index[stream as usize].insert(id.clone(), idx);
+        let (conversations, hasher) = (&self.conversations, &self.hasher);
+        self.conversation_index.insert_unique(hash, idx, |&i| {
+            let (s, c) = &conversations[i as usize];
+            hasher.hash_one((*s, c.as_str()))
+        });
         idx
     }
 

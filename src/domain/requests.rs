@@ -117,45 +117,107 @@ pub fn canonical_order(a: &StoredEvent, b: &StoredEvent) -> Ordering {
         .then_with(|| a.id.as_str().cmp(b.id.as_str()))
 }
 
-/// Derives the requests of both views from every event with `at < until`
-/// (later events have not happened yet, SPEC §3). Uses every core; the result
-/// does not depend on the thread count.
-pub fn derive_requests(set: &EventSet, until: Timestamp, operational: ReplyPolicy) -> Requests {
+/// Which view a request belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Operational,
+    Badge,
+}
+
+/// Sort key of an event: (conversation, at, from) in the high 98 bits, the
+/// event's index in the low 30. 16 bytes per event instead of 24 for a tuple.
+fn sort_key(e: &StoredEvent, index: usize) -> u128 {
+    let at = (e.at.unix_micros() as u64) ^ (1 << 63); // order-preserving
+    (u128::from(e.conversation) << 96)
+        | (u128::from(at) << 32)
+        | ((e.from as u128) << 30)
+        | index as u128
+}
+
+const INDEX_BITS: u32 = 30;
+
+/// Walks every conversation of `set` over the events with `at < until` (later
+/// events have not happened yet, SPEC §3), on every core, and folds the
+/// requests of both views into accumulators without materialising them:
+/// `add` sees each request once, `merge` combines the per-thread results.
+/// Only order-insensitive accumulators give thread-count-independent results.
+pub fn fold_requests<A: Send>(
+    set: &EventSet,
+    until: Timestamp,
+    operational: ReplyPolicy,
+    init: impl Fn() -> A + Sync + Send,
+    add: impl Fn(&mut A, View, &Request) + Sync + Send,
+    merge: impl Fn(A, A) -> A + Sync + Send,
+) -> A {
     let events = set.events();
-    // Sort keys by (conversation, at, from), then id: the integers settle
-    // almost every comparison without touching the strings.
-    let mut order: Vec<(ConversationIdx, Timestamp, Sender, u32)> = events
+    assert!(
+        events.len() < 1 << INDEX_BITS,
+        "too many events for one EventSet"
+    );
+    let mut order: Vec<u128> = events
         .par_iter()
         .enumerate()
         .filter(|(_, e)| e.at < until)
-        .map(|(i, e)| (e.conversation, e.at, e.from, i as u32))
+        .map(|(i, e)| sort_key(e, i))
         .collect();
+    // The integers settle almost every comparison; ties fall back to the id.
     order.par_sort_unstable_by(|a, b| {
-        (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)).then_with(|| {
-            events[a.3 as usize]
-                .id
-                .as_str()
-                .cmp(events[b.3 as usize].id.as_str())
+        (a >> INDEX_BITS).cmp(&(b >> INDEX_BITS)).then_with(|| {
+            let (ia, ib) = ((a & 0x3FFF_FFFF) as usize, (b & 0x3FFF_FFFF) as usize);
+            events[ia].id.as_str().cmp(events[ib].id.as_str())
         })
     });
-    let per_conversation = order
-        .par_chunk_by(|a, b| a.0 == b.0)
-        .map(|chunk| {
-            let walk = chunk.iter().map(|&(_, at, from, i)| WalkEvent {
-                at,
-                from,
-                agent: events[i as usize].agent,
-            });
-            let (mut op, mut badge) = (Vec::new(), Vec::new());
-            walk_conversation(chunk[0].0, walk.clone(), operational, &mut op);
-            walk_conversation(chunk[0].0, walk, ReplyPolicy::badge(), &mut badge);
-            (op, badge)
-        })
-        .collect::<Vec<_>>();
-    let mut out = Requests::default();
-    for (op, badge) in per_conversation {
-        out.operational.extend(op);
-        out.badge.extend(badge);
+    order
+        .par_chunk_by(|a, b| (a >> 96) == (b >> 96))
+        .fold(
+            || (init(), Vec::new()),
+            |(mut acc, mut buf): (A, Vec<Request>), chunk| {
+                let conversation = (chunk[0] >> 96) as ConversationIdx;
+                let walk = chunk.iter().map(|k| {
+                    let e = &events[(k & 0x3FFF_FFFF) as usize];
+                    WalkEvent {
+                        at: e.at,
+                        from: e.from,
+                        agent: e.agent,
+                    }
+                });
+                for (view, policy) in [
+                    (View::Operational, operational),
+                    (View::Badge, ReplyPolicy::badge()),
+                ] {
+                    buf.clear();
+                    walk_conversation(conversation, walk.clone(), policy, &mut buf);
+                    for r in &buf {
+                        add(&mut acc, view, r);
+                    }
+                }
+                (acc, buf)
+            },
+        )
+        .map(|(acc, _)| acc)
+        .reduce(&init, &merge)
+}
+
+/// Derives the requests of both views from every event with `at < until`,
+/// ordered by conversation then opening time.
+pub fn derive_requests(set: &EventSet, until: Timestamp, operational: ReplyPolicy) -> Requests {
+    let mut out = fold_requests(
+        set,
+        until,
+        operational,
+        Requests::default,
+        |acc, view, r| match view {
+            View::Operational => acc.operational.push(*r),
+            View::Badge => acc.badge.push(*r),
+        },
+        |mut a, b| {
+            a.operational.extend(b.operational);
+            a.badge.extend(b.badge);
+            a
+        },
+    );
+    for v in [&mut out.operational, &mut out.badge] {
+        v.sort_by_key(|r| (r.conversation, r.opened_at));
     }
     out
 }
@@ -272,7 +334,9 @@ mod tests {
     fn events_at_or_after_until_have_not_happened() {
         use Sender::*;
         let set = set_of(vec![ev("c", Customer, 0), ev("c", Agent, 10)]);
-        let r = derive_requests(&set, Timestamp::from_unix_micros(10_000_000), op());
+        let until =
+            crate::domain::test_support::base().plus(crate::domain::Micros::from_seconds(10));
+        let r = derive_requests(&set, until, op());
         assert_eq!(r.operational[0].reply, None);
     }
 }

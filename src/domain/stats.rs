@@ -4,10 +4,10 @@
 //! Pure: no IO, no clock.
 
 use super::calendar::{Calendar, CalendarBook};
-use super::eventset::{AgentIdx, EventSet, NO_AGENT, StreamIdx};
+use super::eventset::{AgentIdx, EventSet, NO_AGENT};
 use super::ids::ALL_CHANNELS;
 use super::report::{AgentStats, GroupStats, StatsReport, agent_order, group_order};
-use super::requests::{ReplyPolicy, Request, derive_requests};
+use super::requests::{ReplyPolicy, Request, View, fold_requests};
 use super::time::{MICROS_PER_SECOND, Micros, ONE_DAY, ONE_HOUR, Timestamp};
 use std::collections::HashMap;
 
@@ -144,7 +144,7 @@ fn badge_fastest(sorted: &[Micros]) -> Option<(i64, u64)> {
     if n == 0 {
         return None;
     }
-    let k = (9 * n + 9) / 10;
+    let k = (9 * n).div_ceil(10); // (9n + 9) div 10
     Some((sorted[..k].iter().map(|m| m.0).sum(), k as u64))
 }
 
@@ -182,7 +182,40 @@ struct GroupAcc {
     agents: HashMap<AgentIdx, AgentAcc>,
 }
 
+impl Share {
+    fn merge(&mut self, o: Share) {
+        self.hits += o.hits;
+        self.of += o.of;
+    }
+}
+
 impl GroupAcc {
+    /// Adds another partial accumulator of the same group (order-insensitive).
+    fn merge(&mut self, o: GroupAcc) {
+        let (op, oo) = (&mut self.op, o.op);
+        op.requests += oo.requests;
+        op.answered += oo.answered;
+        op.hit_1h.merge(oo.hit_1h);
+        op.hit_24h.merge(oo.hit_24h);
+        op.first_replies.extend(oo.first_replies);
+        op.oldest_pending_opened_at =
+            match (op.oldest_pending_opened_at, oo.oldest_pending_opened_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        let (b, ob) = (&mut self.badge, o.badge);
+        b.requests += ob.requests;
+        b.conversations += ob.conversations;
+        b.within_24h.merge(ob.within_24h);
+        b.first_replies.extend(ob.first_replies);
+        for (agent, a) in o.agents {
+            let mine = self.agents.entry(agent).or_default();
+            mine.within_1h += a.within_1h;
+            mine.within_24h += a.within_24h;
+            mine.first_replies.extend(a.first_replies);
+        }
+    }
+
     fn add_operational(&mut self, r: &Request, m: &Measured, by_agent: bool) {
         let op = &mut self.op;
         op.requests += 1;
@@ -328,13 +361,7 @@ impl GroupAcc {
 
 /// Computes the SPEC §3 figures of every group over the distinct events of `set`.
 pub fn analyze(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
-    let requests = derive_requests(
-        set,
-        opts.as_of,
-        ReplyPolicy::operational(opts.bots_count_as_replies),
-    );
     let window_start = opts.as_of.minus(opts.window);
-    let in_window = |r: &&Request| r.opened_at >= window_start && r.opened_at < opts.as_of;
 
     // Each stream feeds its own group and its account's "all" group.
     let mut account_group: HashMap<&str, usize> = HashMap::new();
@@ -354,23 +381,39 @@ pub fn analyze(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
             None => Clock::Calendar,
         });
     }
-    let mut accs: Vec<GroupAcc> = vec![GroupAcc::default(); keys.len()];
-    let stream_of = |r: &Request| -> StreamIdx { set.stream_of(r.conversation) };
-
-    for r in requests.operational.iter().filter(in_window) {
-        let s = stream_of(r) as usize;
-        let m = Measured::of(r, opts.as_of, clocks[s]);
+    let add = |accs: &mut Vec<GroupAcc>, view: View, r: &Request| {
+        if r.opened_at < window_start || r.opened_at >= opts.as_of {
+            return;
+        }
+        let s = set.stream_of(r.conversation) as usize;
         let (own, all) = stream_groups[s];
-        accs[own].add_operational(r, &m, opts.by_agent);
-        accs[all].add_operational(r, &m, opts.by_agent);
-    }
-    // SPEC §3: the badge stays in calendar time.
-    for r in requests.badge.iter().filter(in_window) {
-        let m = Measured::of(r, opts.as_of, Clock::Calendar);
-        let (own, all) = stream_groups[stream_of(r) as usize];
-        accs[own].add_badge(r, &m);
-        accs[all].add_badge(r, &m);
-    }
+        match view {
+            View::Operational => {
+                let m = Measured::of(r, opts.as_of, clocks[s]);
+                accs[own].add_operational(r, &m, opts.by_agent);
+                accs[all].add_operational(r, &m, opts.by_agent);
+            }
+            View::Badge => {
+                // SPEC §3: the badge stays in calendar time.
+                let m = Measured::of(r, opts.as_of, Clock::Calendar);
+                accs[own].add_badge(r, &m);
+                accs[all].add_badge(r, &m);
+            }
+        }
+    };
+    let accs = fold_requests(
+        set,
+        opts.as_of,
+        ReplyPolicy::operational(opts.bots_count_as_replies),
+        || vec![GroupAcc::default(); keys.len()],
+        add,
+        |mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.merge(y);
+            }
+            a
+        },
+    );
 
     let account_clock = |account: &str| match opts.calendars.for_account(account) {
         Some(c) => Clock::Business(c),
