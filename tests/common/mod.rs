@@ -1,0 +1,95 @@
+//! Helpers shared by the test binaries: the golden cases of
+//! `../shared/golden` and a tolerant comparison of §4 documents.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// `../shared/golden`, relative to the repository.
+pub fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden")
+}
+
+/// One golden case: its directory, name and `args` split into words.
+pub struct GoldenCase {
+    pub name: String,
+    pub dir: PathBuf,
+    pub args: Vec<String>,
+    pub expected: Value,
+}
+
+pub fn golden_cases() -> Vec<GoldenCase> {
+    let mut cases: Vec<GoldenCase> = std::fs::read_dir(golden_dir())
+        .expect("../shared/golden must exist beside the checkout")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("expected.json").exists())
+        .map(|dir| GoldenCase {
+            name: dir.file_name().unwrap().to_string_lossy().into_owned(),
+            args: std::fs::read_to_string(dir.join("args"))
+                .unwrap()
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+            expected: serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
+                .unwrap(),
+            dir,
+        })
+        .collect();
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    assert!(cases.len() >= 17, "expected the 17 golden cases, found {}", cases.len());
+    cases
+}
+
+/// Differences between `actual` and `expected`, each naming the JSON path:
+/// floats within 1e-9 relative (1e-6 absolute), `null` as `null`, and
+/// `badge_blockers` compared by emptiness (its wording is ours).
+pub fn differences(actual: &Value, expected: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    diff(actual, expected, "$", &mut out);
+    out
+}
+
+fn diff(a: &Value, e: &Value, path: &str, out: &mut Vec<String>) {
+    match (a, e) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            if (x - y).abs() > f64::max(1e-6, 1e-9 * y.abs()) {
+                out.push(format!("{path}: got {x}, expected {y}"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            for k in y.keys().filter(|k| !x.contains_key(*k)) {
+                out.push(format!("{path}.{k}: missing"));
+            }
+            for k in x.keys().filter(|k| !y.contains_key(*k)) {
+                out.push(format!("{path}.{k}: unexpected field"));
+            }
+            for (k, ev) in y {
+                let Some(av) = x.get(k) else { continue };
+                if k == "badge_blockers" {
+                    let (ae, ee) = (av.as_array().map(Vec::is_empty), ev.as_array().map(Vec::is_empty));
+                    if ae != ee {
+                        out.push(format!("{path}.{k}: got {av}, expected {ev}"));
+                    }
+                    continue;
+                }
+                diff(av, ev, &format!("{path}.{k}"), out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            if x.len() != y.len() {
+                out.push(format!("{path}: {} items, expected {}", x.len(), y.len()));
+            }
+            for (i, (av, ev)) in x.iter().zip(y).enumerate() {
+                let label = av
+                    .get("account")
+                    .and_then(|acc| Some(format!("[{i}]({}/{})", acc.as_str()?, av.get("channel")?.as_str()?)))
+                    .unwrap_or_else(|| format!("[{i}]"));
+                diff(av, ev, &format!("{path}{label}"), out);
+            }
+        }
+        _ if a != e => out.push(format!("{path}: got {a}, expected {e}")),
+        _ => {}
+    }
+}

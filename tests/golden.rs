@@ -1,0 +1,55 @@
+//! The contract test: every case of `../shared/golden` through the core, with
+//! its own `args`, must equal `expected.json`. A failure names the case and
+//! the field.
+
+mod common;
+
+use clap::Parser;
+use common::{differences, golden_cases};
+use replywatch::cli::{Cli, Command, run_analyze};
+
+fn analyze_case(case: &common::GoldenCase, extra: &[&str]) -> serde_json::Value {
+    let argv = ["replywatch", "analyze", "--input", "events.ndjson"]
+        .into_iter()
+        .map(String::from)
+        .chain(case.args.iter().cloned())
+        .chain(extra.iter().map(|s| s.to_string()));
+    let Command::Analyze(args) = Cli::try_parse_from(argv).unwrap().command else {
+        unreachable!()
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    run_analyze(&args, &case.dir, &mut out, &mut err).unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn check_all(extra: &[&str]) {
+    let mut failures = Vec::new();
+    for case in golden_cases() {
+        let actual = analyze_case(&case, extra);
+        for d in differences(&actual, &case.expected) {
+            failures.push(format!("{}: {d}", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn every_golden_case_matches_through_the_core() {
+    check_all(&[]);
+}
+
+#[test]
+fn every_golden_case_matches_on_one_thread() {
+    check_all(&["--threads", "1"]);
+}
+
+#[test]
+fn the_comparison_names_the_case_field_that_differs() {
+    let case = &golden_cases()[0];
+    let mut wrong = case.expected.clone();
+    wrong["groups"][0]["median_first_reply_seconds"] = serde_json::json!(1.5);
+    wrong["groups"][1]["badge_blockers"] = serde_json::json!(["response_rate 0.00 < 0.90"]);
+    let d = differences(&analyze_case(case, &[]), &wrong);
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert!(d[0].contains("groups[0](acme/messenger).median_first_reply_seconds"), "{d:?}");
+}
