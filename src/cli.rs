@@ -5,7 +5,7 @@
 
 use crate::domain::{self, AnalyzeOptions, CalendarBook, EventSet, Micros, Timestamp};
 use crate::generate::{GenerateOptions, generate};
-use crate::ndjson::{OnInvalid, read_into};
+use crate::ndjson::{OnInvalid, ReadSummary, read_into};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -144,7 +144,11 @@ impl AnalyzeArgs {
     }
 
     /// Reads the events (relative paths against `base`), reporting conflicts on `stderr`.
-    pub fn read_events(&self, base: &Path, stderr: &mut impl Write) -> anyhow::Result<EventSet> {
+    pub fn read_events(
+        &self,
+        base: &Path,
+        stderr: &mut impl Write,
+    ) -> anyhow::Result<(EventSet, ReadSummary)> {
         let (reader, len): (Box<dyn Read>, Option<u64>) = if self.input.as_os_str() == "-" {
             (Box::new(io::stdin().lock()), None)
         } else {
@@ -173,7 +177,7 @@ impl AnalyzeArgs {
                 summary.conflicts.len()
             )?;
         }
-        Ok(set)
+        Ok((set, summary))
     }
 }
 
@@ -195,16 +199,18 @@ pub fn run_analyze(
     let opts = args.options(base)?;
     let mut work = || -> anyhow::Result<String> {
         let t0 = std::time::Instant::now();
-        let set = args.read_events(base, stderr)?;
+        let (set, summary) = args.read_events(base, stderr)?;
         let t1 = std::time::Instant::now();
 
         let report = domain::analyze(&set, &opts);
         if args.timings {
-            let events = set.len() as f64;
+            let events = summary.lines as f64;
             let total = t0.elapsed().as_secs_f64();
             writeln!(
                 stderr,
-                "timings: read {:.2} s, figures {:.2} s, total {total:.2} s; {:.0} events/s; peak RSS {}",
+                "timings: {} lines ({} distinct events); read {:.2} s, figures {:.2} s, total {total:.2} s; {:.0} lines/s; peak RSS {}",
+                summary.lines,
+                set.len(),
                 (t1 - t0).as_secs_f64(),
                 t1.elapsed().as_secs_f64(),
                 events / total,

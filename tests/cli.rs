@@ -42,7 +42,12 @@ fn the_binary_reproduces_every_golden_case() {
         let mut args = vec!["analyze", "--input", "events.ndjson"];
         args.extend(case.args.iter().map(String::as_str));
         let out = replywatch(&args, &case.dir, None);
-        assert!(out.status.success(), "{}: {}", case.name, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            case.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let actual: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let d = differences(&actual, &case.expected);
         assert!(d.is_empty(), "{}: {d:?}", case.name);
@@ -51,18 +56,30 @@ fn the_binary_reproduces_every_golden_case() {
 
 #[test]
 fn a_bad_line_names_line_and_field_and_prints_no_figures() {
-    let bad = GOOD.replace("\"customer\"", "\"admin\"").replace("m1", "m2");
+    let bad = GOOD
+        .replace("\"customer\"", "\"admin\"")
+        .replace("m1", "m2");
     let file = tmp_file("bad.ndjson", &format!("{GOOD}\n{GOOD}\n{bad}\n"));
-    let out = replywatch(&["analyze", "--input", file.to_str().unwrap()], std::path::Path::new("."), None);
+    let out = replywatch(
+        &["analyze", "--input", file.to_str().unwrap()],
+        std::path::Path::new("."),
+        None,
+    );
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(r#"line 3: field "from": expected customer|agent|bot|auto, got "admin""#), "{err}");
+    assert!(
+        err.contains(r#"line 3: field "from": expected customer|agent|bot|auto, got "admin""#),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_conflicting_duplicate_is_reported_and_the_earliest_line_kept() {
-    let reply = GOOD.replace("m1", "m9").replace("customer", "agent").replace("09:00", "09:07");
+    let reply = GOOD
+        .replace("m1", "m9")
+        .replace("customer", "agent")
+        .replace("09:00", "09:07");
     let conflict = GOOD.replace("09:00", "08:00");
     let input = format!("{GOOD}\n{reply}\n{conflict}\n");
     let mut args = vec!["analyze", "--input", "-"];
@@ -71,7 +88,10 @@ fn a_conflicting_duplicate_is_reported_and_the_earliest_line_kept() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 3"));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["groups"][0]["median_first_reply_seconds"], 420.0, "the 09:00 version is kept");
+    assert_eq!(
+        v["groups"][0]["median_first_reply_seconds"], 420.0,
+        "the 09:00 version is kept"
+    );
 }
 
 #[test]
@@ -91,34 +111,58 @@ fn csv_has_the_json_columns_with_empty_nulls() {
 
 #[test]
 fn by_agent_csv_has_one_row_per_group_and_agent() {
-    let case = golden_cases().into_iter().find(|c| c.name == "14-per-agent").unwrap();
+    let case = golden_cases()
+        .into_iter()
+        .find(|c| c.name == "14-per-agent")
+        .unwrap();
     let mut args = vec!["analyze", "--input", "events.ndjson", "--format", "csv"];
     args.extend(case.args.iter().map(String::as_str));
     let out = replywatch(&args, &case.dir, None);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("account,channel,agent,answered,"));
-    assert!(text.contains("\nacme,all,,1,1800.0,1800.0,1.0,1.0\n"), "{text}");
+    assert!(
+        text.contains("\nacme,all,,1,1800.0,1800.0,1.0,1.0\n"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_bad_window_or_instant_is_explained() {
-    for (flag, value, words) in [("--window", "7x", "unknown unit"), ("--as-of", "yesterday", "RFC 3339")] {
-        let out = replywatch(&["analyze", "--input", "-", flag, value], std::path::Path::new("."), Some(b""));
+    for (flag, value, words) in [
+        ("--window", "7x", "unknown unit"),
+        ("--as-of", "yesterday", "RFC 3339"),
+    ] {
+        let out = replywatch(
+            &["analyze", "--input", "-", flag, value],
+            std::path::Path::new("."),
+            Some(b""),
+        );
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains(words), "{flag}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(words),
+            "{flag}"
+        );
     }
 }
 
 #[test]
 fn generated_events_analyze_the_same_from_stdin_and_any_thread_count() {
-    let generated = replywatch(&["generate", "--events", "20000", "--seed", "3"], std::path::Path::new("."), None);
+    let generated = replywatch(
+        &["generate", "--events", "20000", "--seed", "3"],
+        std::path::Path::new("."),
+        None,
+    );
     assert!(generated.status.success());
     let mut runs = Vec::new();
     for threads in ["1", "2", "3"] {
         let mut args = vec!["analyze", "--input", "-", "--threads", threads];
         args.extend(["--as-of", "2026-11-01T00:00:00Z", "--window", "30d"]);
         let out = replywatch(&args, std::path::Path::new("."), Some(&generated.stdout));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         runs.push(out.stdout);
     }
     assert_eq!(runs[0], runs[1]);

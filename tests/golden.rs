@@ -18,7 +18,8 @@ fn analyze_case(case: &common::GoldenCase, extra: &[&str]) -> serde_json::Value 
         unreachable!()
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    run_analyze(&args, &case.dir, &mut out, &mut err).unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
+    run_analyze(&args, &case.dir, &mut out, &mut err)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
     serde_json::from_slice(&out).unwrap()
 }
 
@@ -30,7 +31,11 @@ fn check_all(extra: &[&str]) {
             failures.push(format!("{}: {d}", case.name));
         }
     }
-    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -51,5 +56,8 @@ fn the_comparison_names_the_case_field_that_differs() {
     wrong["groups"][1]["badge_blockers"] = serde_json::json!(["response_rate 0.00 < 0.90"]);
     let d = differences(&analyze_case(case, &[]), &wrong);
     assert_eq!(d.len(), 2, "{d:?}");
-    assert!(d[0].contains("groups[0](acme/messenger).median_first_reply_seconds"), "{d:?}");
+    assert!(
+        d[0].contains("groups[0](acme/messenger).median_first_reply_seconds"),
+        "{d:?}"
+    );
 }

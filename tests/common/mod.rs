@@ -5,9 +5,12 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// `../shared/golden`, relative to the repository.
+/// `../shared/golden`, relative to the repository, or `$REPLYWATCH_SHARED_DIR/golden`.
 pub fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden")
+    match std::env::var_os("REPLYWATCH_SHARED_DIR") {
+        Some(dir) => PathBuf::from(dir).join("golden"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden"),
+    }
 }
 
 /// One golden case: its directory, name and `args` split into words.
@@ -31,13 +34,19 @@ pub fn golden_cases() -> Vec<GoldenCase> {
                 .split_whitespace()
                 .map(String::from)
                 .collect(),
-            expected: serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
-                .unwrap(),
+            expected: serde_json::from_str(
+                &std::fs::read_to_string(dir.join("expected.json")).unwrap(),
+            )
+            .unwrap(),
             dir,
         })
         .collect();
     cases.sort_by(|a, b| a.name.cmp(&b.name));
-    assert!(cases.len() >= 17, "expected the 17 golden cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 17,
+        "expected the 17 golden cases, found {}",
+        cases.len()
+    );
     cases
 }
 
@@ -68,7 +77,10 @@ fn diff(a: &Value, e: &Value, path: &str, out: &mut Vec<String>) {
             for (k, ev) in y {
                 let Some(av) = x.get(k) else { continue };
                 if k == "badge_blockers" {
-                    let (ae, ee) = (av.as_array().map(Vec::is_empty), ev.as_array().map(Vec::is_empty));
+                    let (ae, ee) = (
+                        av.as_array().map(Vec::is_empty),
+                        ev.as_array().map(Vec::is_empty),
+                    );
                     if ae != ee {
                         out.push(format!("{path}.{k}: got {av}, expected {ev}"));
                     }
@@ -84,7 +96,13 @@ fn diff(a: &Value, e: &Value, path: &str, out: &mut Vec<String>) {
             for (i, (av, ev)) in x.iter().zip(y).enumerate() {
                 let label = av
                     .get("account")
-                    .and_then(|acc| Some(format!("[{i}]({}/{})", acc.as_str()?, av.get("channel")?.as_str()?)))
+                    .and_then(|acc| {
+                        Some(format!(
+                            "[{i}]({}/{})",
+                            acc.as_str()?,
+                            av.get("channel")?.as_str()?
+                        ))
+                    })
                     .unwrap_or_else(|| format!("[{i}]"));
                 diff(av, ev, &format!("{path}{label}"), out);
             }

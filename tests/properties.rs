@@ -1,0 +1,212 @@
+//! Property tests of SPEC §2–3: the figures depend only on the set of
+//! distinct events, never on order, re-deliveries or how the input is split
+//! across accounts; the identities between figures hold; business seconds
+//! behave like a length.
+
+use proptest::prelude::*;
+use replywatch::domain::{
+    AccountId, AgentName, AnalyzeOptions, CalendarBook, ChannelName, ConversationId, EventId,
+    EventSet, MessageEvent, Micros, Sender, StatsReport, Timestamp, analyze, parse_rfc3339,
+};
+
+fn base() -> Timestamp {
+    parse_rfc3339("2026-10-20T00:00:00Z").unwrap()
+}
+
+fn as_of() -> Timestamp {
+    parse_rfc3339("2026-11-01T00:00:00Z").unwrap()
+}
+
+/// Events over ~12 days, on a coarse time grid so that ties happen.
+fn events() -> impl Strategy<Value = Vec<MessageEvent>> {
+    let one = (
+        0..3u8,
+        0..2u8,
+        0..4u8,
+        0..4u8,
+        0..(12 * 24 * 12u32),
+        prop::option::of(0..3u8),
+    );
+    prop::collection::vec(one, 1..60).prop_map(|raw| {
+        raw.into_iter()
+            .enumerate()
+            .map(
+                |(i, (account, channel, conv, from, five_minutes, agent))| MessageEvent {
+                    id: EventId::parse(&format!("m{i}")).unwrap(),
+                    account: AccountId::parse(&format!("acct{account}")).unwrap(),
+                    channel: ChannelName::parse(["messenger", "whatsapp"][channel as usize])
+                        .unwrap(),
+                    conversation: ConversationId::parse(&format!("c{conv}")).unwrap(),
+                    from: Sender::ALL[from as usize],
+                    at: base().plus(Micros::from_seconds(i64::from(five_minutes) * 300)),
+                    agent: agent.map(|a| AgentName::parse(&format!("agent{a}")).unwrap()),
+                },
+            )
+            .collect()
+    })
+}
+
+fn options(window_hours: i64, bots: bool) -> AnalyzeOptions {
+    let mut o = AnalyzeOptions::new(as_of(), Micros::from_seconds(window_hours * 3600));
+    o.bots_count_as_replies = bots;
+    o.by_agent = true;
+    o.calendars = CalendarBook::from_json(
+        r#"{"accounts":{"acct1":{"timezone":"Europe/Berlin",
+            "weekly":{"mon":[["09:00","17:00"]],"tue":[["09:00","12:00"],["13:00","17:00"]],"sat":[["10:00","24:00"]]},
+            "holidays":["2026-10-26"]}}}"#,
+    )
+    .unwrap();
+    o
+}
+
+fn report(events: &[MessageEvent], opts: &AnalyzeOptions) -> StatsReport {
+    analyze(&EventSet::from_events(events.iter().cloned()), opts)
+}
+
+/// A deterministic shuffle driven by `seed`.
+fn shuffled<T: Clone>(v: &[T], seed: u64) -> Vec<T> {
+    let mut rng = replywatch::generate::Rng::new(seed);
+    let mut out = v.to_vec();
+    for i in (1..out.len()).rev() {
+        out.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn order_and_redelivery_never_change_the_figures(
+        events in events(), seed in any::<u64>(), dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        window_hours in 1i64..400, bots in any::<bool>(),
+    ) {
+        let opts = options(window_hours, bots);
+        let expected = report(&events, &opts);
+        let mut again = events.clone();
+        again.extend(dups.iter().map(|i| i.get(&events).clone()));
+        prop_assert_eq!(report(&shuffled(&again, seed), &opts), expected);
+    }
+
+    #[test]
+    fn splitting_the_input_across_accounts_never_changes_the_figures(events in events(), window_hours in 1i64..400) {
+        let opts = options(window_hours, false);
+        let whole = report(&events, &opts);
+        let mut parts = Vec::new();
+        for account in ["acct0", "acct1", "acct2"] {
+            let mine: Vec<_> = events.iter().filter(|e| e.account.as_str() == account).cloned().collect();
+            parts.extend(report(&mine, &opts).groups);
+        }
+        prop_assert_eq!(parts, whole.groups);
+    }
+
+    #[test]
+    fn figures_keep_their_identities(events in events(), window_hours in 1i64..400, bots in any::<bool>()) {
+        for g in report(&events, &options(window_hours, bots)).groups {
+            prop_assert_eq!(g.answered + g.pending, g.requests);
+            for r in [g.response_rate, g.hit_ratio_1h, g.hit_ratio_24h, g.badge_response_rate].into_iter().flatten() {
+                prop_assert!((0.0..=1.0).contains(&r));
+            }
+            prop_assert_eq!(g.response_rate, g.hit_ratio_24h);
+            prop_assert_eq!(g.median_first_reply_seconds.is_some(), g.answered > 0);
+            prop_assert_eq!(g.oldest_pending_seconds.is_some(), g.pending > 0);
+            if let (Some(m), Some(p)) = (g.median_first_reply_seconds, g.p90_first_reply_seconds) {
+                prop_assert!(m <= p + 1e-9);
+            }
+            prop_assert_eq!(g.badge_eligible, g.badge_blockers.is_empty());
+            let agents = g.agents.unwrap_or_default();
+            prop_assert_eq!(agents.iter().map(|a| a.answered).sum::<u64>(), g.answered);
+        }
+    }
+}
+
+/// A random calendar: a zone with daylight saving or not, a few intervals a
+/// day, maybe a holiday.
+fn calendar() -> impl Strategy<Value = CalendarBook> {
+    let zones = prop::sample::select(vec![
+        "UTC",
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Asia/Kolkata",
+    ]);
+    let day = prop::collection::vec((0u32..24, 1u32..6), 0..3);
+    (
+        zones,
+        prop::collection::vec(day, 7),
+        prop::option::of(0u32..40),
+    )
+        .prop_map(|(zone, days, holiday)| {
+            let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+            let weekly: Vec<String> = days
+                .iter()
+                .zip(names)
+                .map(|(intervals, name)| {
+                    // Non-overlapping: each interval starts after the previous one ends.
+                    let mut at = 0u32;
+                    let mut parts = Vec::new();
+                    for (gap, len) in intervals {
+                        let start = at + gap;
+                        let end = (start + len).min(24);
+                        if start >= 24 || end <= start {
+                            break;
+                        }
+                        parts.push(format!("[\"{start:02}:00\",\"{end:02}:00\"]"));
+                        at = end;
+                    }
+                    format!("\"{name}\":[{}]", parts.join(","))
+                })
+                .collect();
+            let holidays = holiday
+                .map(|d| {
+                    format!(
+                        "\"{}\"",
+                        (chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()
+                            + chrono::Days::new(d.into()))
+                        .format("%Y-%m-%d")
+                    )
+                })
+                .unwrap_or_default();
+            let json = format!(
+                r#"{{"default":{{"timezone":"{zone}","weekly":{{{}}},"holidays":[{holidays}]}}}}"#,
+                weekly.join(",")
+            );
+            CalendarBook::from_json(&json).unwrap()
+        })
+}
+
+fn instant() -> impl Strategy<Value = Timestamp> {
+    // 2026-09-25 .. 2026-11-15, to the microsecond, across two DST changes.
+    (0i64..(51 * 86_400 * 1_000_000)).prop_map(|us| {
+        parse_rfc3339("2026-09-25T00:00:00Z")
+            .unwrap()
+            .plus(Micros(us))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn business_seconds_are_additive_and_never_exceed_calendar_seconds(
+        book in calendar(), a in instant(), b in instant(), c in instant(),
+    ) {
+        let mut t = [a, b, c];
+        t.sort();
+        let cal = book.for_account("any").unwrap();
+        let whole = cal.business_duration(t[0], t[2]);
+        prop_assert_eq!(whole.0, cal.business_duration(t[0], t[1]).0 + cal.business_duration(t[1], t[2]).0);
+        prop_assert!(whole.0 >= 0 && whole <= t[2].since(t[0]));
+    }
+
+    #[test]
+    fn a_24_7_calendar_counts_calendar_seconds(a in instant(), b in instant(), zone in prop::sample::select(vec!["UTC", "Europe/Berlin", "America/New_York"])) {
+        let all_day = r#"[["00:00","24:00"]]"#;
+        let json = format!(
+            r#"{{"default":{{"timezone":"{zone}","weekly":{{"mon":{all_day},"tue":{all_day},"wed":{all_day},"thu":{all_day},"fri":{all_day},"sat":{all_day},"sun":{all_day}}}}}}}"#
+        );
+        let book = CalendarBook::from_json(&json).unwrap();
+        let (from, to) = (a.min(b), a.max(b));
+        prop_assert_eq!(book.for_account("x").unwrap().business_duration(from, to), to.since(from));
+    }
+}
