@@ -1,5 +1,6 @@
 //! The built binary, run as a user would: every golden case, bad input,
 //! conflicts, stdin, CSV and `generate`.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod common;
 

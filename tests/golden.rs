@@ -1,6 +1,7 @@
 //! The contract test: every case of `../shared/golden` through the core, with
 //! its own `args`, must equal `expected.json`. A failure names the case and
 //! the field.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod common;
 

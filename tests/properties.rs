@@ -2,6 +2,7 @@
 //! distinct events, never on order, re-deliveries or how the input is split
 //! across accounts; the identities between figures hold; business seconds
 //! behave like a length.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use proptest::prelude::*;
 use replywatch::domain::{

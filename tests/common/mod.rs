@@ -1,6 +1,6 @@
 //! Helpers shared by the test binaries: the golden cases of
 //! `../shared/golden` and a tolerant comparison of §4 documents.
-#![allow(dead_code)]
+#![allow(clippy::unwrap_used, dead_code)] // tests fail loudly by design
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
