@@ -1,0 +1,273 @@
+//! The event store: the ONLY place with SQL. One [`Store`] over two
+//! backends — SQLite embedded by default (a file, WAL mode, created on first
+//! use) and PostgreSQL for teams — both through sqlx with runtime queries and
+//! bound parameters. Idempotent by (`account`, `channel`, `id`): the first
+//! stored version wins (SPEC §2). Depends on the domain, not on HTTP.
+
+mod migrations;
+
+use crate::domain::{
+    AccountId, AgentName, ChannelName, ConversationId, EventId, EventSet, MessageEvent, Sender,
+    Timestamp,
+};
+use anyhow::{Context, bail};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, QueryBuilder, Sqlite};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use migrations::MIGRATIONS;
+
+/// Rows per multi-row statement: 7 binds a row stays far below SQLite's
+/// 32,766 and PostgreSQL's 65,535 bind limits.
+const ROWS_PER_STATEMENT: usize = 2_000;
+/// Rows per page when loading the whole store.
+const LOAD_PAGE_ROWS: i64 = 50_000;
+
+/// What storing a batch did (SPEC §6's 202 body).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct InsertOutcome {
+    /// Events stored for the first time.
+    pub accepted: u64,
+    /// Events already stored (or earlier in the batch) with the same content.
+    pub duplicates: u64,
+    /// Events whose key was stored with other content; the stored one is kept.
+    pub conflicts: u64,
+}
+
+/// A connected store.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A stored row: (account, channel, id, conversation, sender, at_us, agent).
+type Row = (String, String, String, String, String, i64, Option<String>);
+
+fn row_of(e: &MessageEvent) -> Row {
+    (
+        e.account.to_string(),
+        e.channel.to_string(),
+        e.id.to_string(),
+        e.conversation.to_string(),
+        e.from.as_str().to_string(),
+        e.at.unix_micros(),
+        e.agent.as_ref().map(|a| a.to_string()),
+    )
+}
+
+/// Turns a stored row back into an event, validating it like input.
+fn event_of(row: Row) -> anyhow::Result<MessageEvent> {
+    let (account, channel, id, conversation, sender, at_us, agent) = row;
+    let bad = |what: &str, why: String| {
+        anyhow::anyhow!("stored event {account}/{channel}/{id}: {what}: {why}")
+    };
+    Ok(MessageEvent {
+        id: EventId::parse(&id).map_err(|e| bad("id", e))?,
+        account: AccountId::parse(&account).map_err(|e| bad("account", e))?,
+        channel: ChannelName::parse(&channel).map_err(|e| bad("channel", e))?,
+        conversation: ConversationId::parse(&conversation).map_err(|e| bad("conversation", e))?,
+        from: Sender::parse(&sender).ok_or_else(|| bad("sender", sender.clone()))?,
+        at: Timestamp::from_unix_micros(at_us),
+        agent: agent
+            .map(|a| AgentName::parse(&a))
+            .transpose()
+            .map_err(|e| bad("agent", e))?,
+    })
+}
+
+type Key = (String, String, String);
+
+fn key_of(r: &Row) -> Key {
+    (r.0.clone(), r.1.clone(), r.2.clone())
+}
+
+/// Inserts `rows` (distinct keys) in one transaction, and returns the stored
+/// rows of the keys that already existed. Written once for both backends.
+macro_rules! insert_rows {
+    ($pool:expr, $db:ty, $rows:expr) => {{
+        let mut tx = $pool.begin().await.context("starting a transaction")?;
+        let mut existing: Vec<Row> = Vec::new();
+        for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
+            let mut qb: QueryBuilder<$db> =
+                QueryBuilder::new("INSERT INTO events (account, channel, id, conversation, sender, at_us, agent) ");
+            qb.push_values(chunk, |mut b, r: &Row| {
+                b.push_bind(&r.0)
+                    .push_bind(&r.1)
+                    .push_bind(&r.2)
+                    .push_bind(&r.3)
+                    .push_bind(&r.4)
+                    .push_bind(r.5)
+                    .push_bind(&r.6);
+            });
+            qb.push(" ON CONFLICT DO NOTHING RETURNING account, channel, id");
+            let inserted: Vec<Key> = qb.build_query_as().fetch_all(&mut *tx).await.context("inserting events")?;
+            if inserted.len() == chunk.len() {
+                continue;
+            }
+            let inserted: std::collections::HashSet<Key> = inserted.into_iter().collect();
+            let missing: Vec<&Row> = chunk.iter().filter(|r| !inserted.contains(&key_of(r))).collect();
+            let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                "SELECT account, channel, id, conversation, sender, at_us, agent FROM events WHERE (account, channel, id) IN ",
+            );
+            qb.push_tuples(missing, |mut b, r| {
+                b.push_bind(&r.0).push_bind(&r.1).push_bind(&r.2);
+            });
+            let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *tx).await.context("reading stored duplicates")?;
+            existing.extend(rows);
+        }
+        tx.commit().await.context("committing events")?;
+        existing
+    }};
+}
+
+/// Loads one page of rows after `after` in key order. Written once for both backends.
+macro_rules! load_page {
+    ($pool:expr, $db:ty, $after:expr) => {{
+        let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+            "SELECT account, channel, id, conversation, sender, at_us, agent FROM events",
+        );
+        if let Some((a, c, i)) = $after {
+            qb.push(" WHERE (account, channel, id) > (")
+                .push_bind(a)
+                .push(", ")
+                .push_bind(c)
+                .push(", ")
+                .push_bind(i)
+                .push(")");
+        }
+        qb.push(" ORDER BY account, channel, id LIMIT ")
+            .push_bind(LOAD_PAGE_ROWS);
+        let rows: Vec<Row> = qb
+            .build_query_as()
+            .fetch_all($pool)
+            .await
+            .context("loading events")?;
+        rows
+    }};
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created if missing, WAL, synchronous
+    /// FULL so a commit survives a crash) or `postgres://…`.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("bad SQLite URL {url:?}"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await
+                .with_context(|| format!("opening {url}"))?;
+            Ok(Store::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Ok(Store::Postgres(pool))
+        } else {
+            bail!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…")
+        }
+    }
+
+    /// Applies the migrations not yet applied; returns their versions.
+    pub async fn migrate(&self) -> anyhow::Result<Vec<i64>> {
+        migrations::run(self).await
+    }
+
+    /// Stores a batch idempotently in one transaction: new keys are added,
+    /// known keys are counted as duplicates (same content) or conflicts (the
+    /// first stored version is kept). Durable when it returns.
+    pub async fn insert_events(&self, events: &[MessageEvent]) -> anyhow::Result<InsertOutcome> {
+        let mut outcome = InsertOutcome::default();
+        // In-batch de-duplication first: the earliest event of a key wins.
+        let mut first: HashMap<Key, usize> = HashMap::with_capacity(events.len());
+        let mut rows: Vec<Row> = Vec::with_capacity(events.len());
+        for e in events {
+            let row = row_of(e);
+            match first.get(&key_of(&row)) {
+                Some(&i) if rows[i] == row => outcome.duplicates += 1,
+                Some(_) => outcome.conflicts += 1,
+                None => {
+                    first.insert(key_of(&row), rows.len());
+                    rows.push(row);
+                }
+            }
+        }
+        if rows.is_empty() {
+            return Ok(outcome);
+        }
+        let existing = match self {
+            Store::Sqlite(pool) => insert_rows!(pool, Sqlite, rows),
+            Store::Postgres(pool) => insert_rows!(pool, Postgres, rows),
+        };
+        for stored in &existing {
+            let offered = &rows[first[&key_of(stored)]];
+            if offered == stored {
+                outcome.duplicates += 1;
+            } else {
+                outcome.conflicts += 1;
+            }
+        }
+        outcome.accepted = (rows.len() - existing.len()) as u64;
+        Ok(outcome)
+    }
+
+    /// Loads every stored event into an [`EventSet`].
+    pub async fn load_events(&self) -> anyhow::Result<EventSet> {
+        let mut set = EventSet::with_capacity(self.count_events().await? as usize);
+        let mut after: Option<Key> = None;
+        loop {
+            let page = match self {
+                Store::Sqlite(pool) => load_page!(pool, Sqlite, after.clone()),
+                Store::Postgres(pool) => load_page!(pool, Postgres, after.clone()),
+            };
+            let full = page.len() as i64 == LOAD_PAGE_ROWS;
+            after = page.last().map(key_of);
+            for row in page {
+                set.insert(event_of(row)?);
+            }
+            if !full {
+                return Ok(set);
+            }
+        }
+    }
+
+    /// Number of stored events.
+    pub async fn count_events(&self) -> anyhow::Result<u64> {
+        let n: i64 = match self {
+            Store::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                    .fetch_one(pool)
+                    .await
+            }
+            Store::Postgres(pool) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                    .fetch_one(pool)
+                    .await
+            }
+        }
+        .context("counting events")?;
+        Ok(n as u64)
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(pool) => pool.close().await,
+            Store::Postgres(pool) => pool.close().await,
+        }
+    }
+}

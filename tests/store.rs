@@ -1,0 +1,254 @@
+//! The event store against real databases: a SQLite file in a temp dir and
+//! the PostgreSQL server on this machine (each test makes and drops its own
+//! database). Both backends run the same checks.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use common::{differences, golden_cases};
+use replywatch::domain::{
+    AnalyzeOptions, CalendarBook, MessageEvent, analyze, parse_duration, parse_rfc3339,
+};
+use replywatch::store::{InsertOutcome, Store};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const ADMIN_URL: &str = "postgres://root@127.0.0.1:5432/test";
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh database of each backend; PostgreSQL ones are dropped by `drop_all`.
+struct TestDbs {
+    pg_names: Vec<String>,
+    dir: std::path::PathBuf,
+}
+
+impl TestDbs {
+    fn new() -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("replywatch-store-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TestDbs {
+            pg_names: Vec::new(),
+            dir,
+        }
+    }
+
+    async fn sqlite(&mut self, name: &str) -> Store {
+        let store = Store::connect(&format!(
+            "sqlite://{}",
+            self.dir.join(format!("{name}.db")).display()
+        ))
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    async fn postgres(&mut self, name: &str) -> Store {
+        let db = format!(
+            "replywatch_t_{}_{}_{name}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let admin = Store::connect(ADMIN_URL)
+            .await
+            .expect("PostgreSQL must run at 127.0.0.1:5432");
+        if let Store::Postgres(pool) = &admin {
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        admin.close().await;
+        self.pg_names.push(db.clone());
+        let store = Store::connect(&format!("postgres://root@127.0.0.1:5432/{db}"))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    async fn both(&mut self, name: &str) -> Vec<(&'static str, Store)> {
+        vec![
+            ("sqlite", self.sqlite(name).await),
+            ("postgres", self.postgres(name).await),
+        ]
+    }
+
+    async fn drop_all(self) {
+        let admin = Store::connect(ADMIN_URL).await.unwrap();
+        if let Store::Postgres(pool) = &admin {
+            for db in &self.pg_names {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                )))
+                .execute(pool)
+                .await
+                .unwrap();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn events_of(ndjson: &str) -> Vec<MessageEvent> {
+    ndjson
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| MessageEvent::from_json(l.as_bytes()).unwrap())
+        .collect()
+}
+
+const BATCH: &str = r#"
+{"id":"m1","account":"acme","channel":"messenger","conversation":"c1","from":"customer","at":"2026-11-01T09:00:00Z"}
+{"id":"m2","account":"acme","channel":"messenger","conversation":"c1","from":"agent","at":"2026-11-01T09:07:00.123456Z","agent":"ayse"}
+{"id":"m1","account":"acme","channel":"whatsapp","conversation":"c9","from":"customer","at":1793523660000}
+"#;
+
+#[tokio::test]
+async fn resending_a_batch_changes_nothing_and_conflicts_keep_the_first_version() {
+    let mut dbs = TestDbs::new();
+    for (backend, store) in dbs.both("idem").await {
+        let batch = events_of(BATCH);
+        let first = store.insert_events(&batch).await.unwrap();
+        assert_eq!(
+            first,
+            InsertOutcome {
+                accepted: 3,
+                duplicates: 0,
+                conflicts: 0
+            },
+            "{backend}"
+        );
+        let again = store.insert_events(&batch).await.unwrap();
+        assert_eq!(
+            again,
+            InsertOutcome {
+                accepted: 0,
+                duplicates: 3,
+                conflicts: 0
+            },
+            "{backend}"
+        );
+
+        let mut changed = batch[0].clone();
+        changed.at = parse_rfc3339("2026-11-01T08:00:00Z").unwrap();
+        let outcome = store
+            .insert_events(&[changed, batch[1].clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            InsertOutcome {
+                accepted: 0,
+                duplicates: 1,
+                conflicts: 1
+            },
+            "{backend}"
+        );
+
+        let set = store.load_events().await.unwrap();
+        assert_eq!(set.len(), 3, "{backend}");
+        let mut stored: Vec<MessageEvent> = (0..set.len()).map(|i| set.event(i)).collect();
+        stored.sort_by(|a, b| {
+            (a.channel.as_str(), a.id.as_str()).cmp(&(b.channel.as_str(), b.id.as_str()))
+        });
+        assert_eq!(
+            stored[0], batch[0],
+            "{backend}: the first version is kept, to the microsecond"
+        );
+        assert_eq!(stored[1], batch[1], "{backend}");
+        store.close().await;
+    }
+    dbs.drop_all().await;
+}
+
+#[tokio::test]
+async fn duplicates_inside_one_batch_count_once() {
+    let mut dbs = TestDbs::new();
+    for (backend, store) in dbs.both("inbatch").await {
+        let mut batch = events_of(BATCH);
+        batch.push(batch[0].clone());
+        let mut conflicting = batch[1].clone();
+        conflicting.agent = None;
+        batch.push(conflicting);
+        let outcome = store.insert_events(&batch).await.unwrap();
+        assert_eq!(
+            outcome,
+            InsertOutcome {
+                accepted: 3,
+                duplicates: 1,
+                conflicts: 1
+            },
+            "{backend}"
+        );
+        assert_eq!(store.count_events().await.unwrap(), 3, "{backend}");
+        store.close().await;
+    }
+    dbs.drop_all().await;
+}
+
+#[tokio::test]
+async fn migrations_apply_once() {
+    let mut dbs = TestDbs::new();
+    for (backend, store) in dbs.both("migrate").await {
+        assert!(
+            store.migrate().await.unwrap().is_empty(),
+            "{backend}: already applied"
+        );
+        store.close().await;
+    }
+    dbs.drop_all().await;
+}
+
+#[tokio::test]
+async fn every_golden_case_through_the_store_equals_the_expected_figures() {
+    let mut dbs = TestDbs::new();
+    let mut failures = Vec::new();
+    for case in golden_cases() {
+        let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
+        let events = events_of(&text);
+        let arg = |flag: &str| {
+            case.args
+                .iter()
+                .position(|a| a == flag)
+                .map(|i| case.args[i + 1].clone())
+        };
+        let mut opts = AnalyzeOptions::new(
+            parse_rfc3339(&arg("--as-of").unwrap()).unwrap(),
+            parse_duration(&arg("--window").unwrap()).unwrap(),
+        );
+        opts.by_agent = case.args.iter().any(|a| a == "--by-agent");
+        opts.bots_count_as_replies = case.args.iter().any(|a| a == "--bots-count-as-replies");
+        if let Some(cal) = arg("--calendar") {
+            opts.calendars =
+                CalendarBook::from_json(&std::fs::read_to_string(case.dir.join(cal)).unwrap())
+                    .unwrap();
+        }
+        let name = case.name.replace('-', "_");
+        for (backend, store) in dbs.both(&name).await {
+            // Stored in two batches, the second re-sending part of the first.
+            let half = events.len() / 2;
+            store.insert_events(&events[..half + 1]).await.unwrap();
+            store.insert_events(&events[half..]).await.unwrap();
+            let report = analyze(&store.load_events().await.unwrap(), &opts);
+            for d in differences(&serde_json::to_value(&report).unwrap(), &case.expected) {
+                failures.push(format!("{} ({backend}): {d}", case.name));
+            }
+            store.close().await;
+        }
+    }
+    dbs.drop_all().await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn an_unknown_database_url_is_refused_with_a_reason() {
+    let err = Store::connect("mysql://localhost/x")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("expected sqlite://PATH or postgres://"),
+        "{err}"
+    );
+}
