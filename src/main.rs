@@ -1,7 +1,7 @@
 //! The `replywatch` binary: parse the command line, dispatch; no logic here.
 
 use clap::Parser;
-use replywatch::cli::{Cli, Command, run_analyze, run_generate};
+use replywatch::cli::{Cli, Command, run_analyze, run_generate, run_ingest, run_migrate};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -15,6 +15,8 @@ fn main() -> ExitCode {
             &mut std::io::stderr(),
         ),
         Command::Generate(args) => run_generate(args),
+        Command::Migrate(args) => run_migrate(args, &mut std::io::stdout().lock()),
+        Command::Ingest(args) => run_ingest(args, &mut std::io::stdout().lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

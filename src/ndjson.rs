@@ -26,9 +26,9 @@ pub struct ReadSummary {
 /// A failure to read the stream: IO, or the first bad line.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{0}")]
+    #[error(transparent)]
     Event(#[from] EventError),
-    #[error("reading input: {0}")]
+    #[error("reading input")]
     Io(#[from] std::io::Error),
 }
 

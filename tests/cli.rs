@@ -171,3 +171,53 @@ fn generated_events_analyze_the_same_from_stdin_and_any_thread_count() {
     let v: serde_json::Value = serde_json::from_slice(&runs[0]).unwrap();
     assert!(v["groups"].as_array().unwrap().len() >= 4);
 }
+
+#[test]
+fn ingest_is_idempotent_and_sets_bad_lines_aside_with_skip_invalid() {
+    let bad = GOOD.replace("m1", "m2").replace("messenger", "BAD");
+    let file = tmp_file("ingest.ndjson", &format!("{GOOD}\n{bad}\n"));
+    let db = file.with_extension("db");
+    let rejects = file.with_extension("rejects");
+    let url = format!("sqlite://{}", db.display());
+    let (f, r) = (file.to_str().unwrap(), rejects.to_str().unwrap());
+    let here = std::path::Path::new(".");
+
+    let strict = replywatch(&["ingest", "--database-url", &url, f], here, None);
+    assert!(!strict.status.success());
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        err.contains("line 2: field \"channel\"") && err.contains("nothing of it was stored"),
+        "{err}"
+    );
+
+    for expected in ["1 stored, 0 duplicates", "0 stored, 1 duplicates"] {
+        let out = replywatch(
+            &[
+                "ingest",
+                "--database-url",
+                &url,
+                "--skip-invalid",
+                "--rejects",
+                r,
+                f,
+            ],
+            here,
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(expected),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    assert!(
+        std::fs::read_to_string(&rejects)
+            .unwrap()
+            .contains("line 2: field \"channel\"")
+    );
+}

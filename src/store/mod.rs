@@ -39,6 +39,15 @@ pub struct InsertOutcome {
     pub conflicts: u64,
 }
 
+impl InsertOutcome {
+    /// Adds another outcome's counts.
+    pub fn add(&mut self, o: InsertOutcome) {
+        self.accepted += o.accepted;
+        self.duplicates += o.duplicates;
+        self.conflicts += o.conflicts;
+    }
+}
+
 /// A connected store.
 #[derive(Debug, Clone)]
 pub enum Store {
