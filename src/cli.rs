@@ -161,6 +161,25 @@ fn progress_bar(len: Option<u64>, unit: &str) -> ProgressBar {
     bar
 }
 
+/// Reads an NDJSON event file (`-` for stdin) into a new set, with a
+/// progress bar on stderr.
+fn read_input(path: &Path, on_invalid: OnInvalid) -> anyhow::Result<(EventSet, ReadSummary)> {
+    let (reader, len): (Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let len = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), len)
+    };
+    // A line takes at least ~100 bytes: room for every event up front costs
+    // address space only, and saves copying while the set grows.
+    let mut set = EventSet::with_capacity(len.map_or(0, |l| (l / 100) as usize));
+    let bar = progress_bar(len, "read");
+    let summary = read_into(reader, &mut set, on_invalid, |n| bar.inc(n))?;
+    bar.finish_and_clear();
+    Ok((set, summary))
+}
+
 impl AnalyzeArgs {
     /// The core's options; relative calendar paths resolve against `base`.
     pub fn options(&self, base: &Path) -> anyhow::Result<AnalyzeOptions> {
@@ -187,21 +206,12 @@ impl AnalyzeArgs {
         base: &Path,
         stderr: &mut impl Write,
     ) -> anyhow::Result<(EventSet, ReadSummary)> {
-        let (reader, len): (Box<dyn Read>, Option<u64>) = if self.input.as_os_str() == "-" {
-            (Box::new(io::stdin().lock()), None)
-        } else {
-            let path = base.join(&self.input);
-            let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-            let len = file.metadata().ok().map(|m| m.len());
-            (Box::new(file), len)
+        let path = match self.input.as_os_str() == "-" {
+            true => self.input.clone(),
+            false => base.join(&self.input),
         };
-        // A line takes at least ~100 bytes: room for every event up front costs
-        // address space only, and saves copying while the set grows.
-        let mut set = EventSet::with_capacity(len.map_or(0, |l| (l / 100) as usize));
-        let bar = progress_bar(len, "read");
-        let summary = read_into(reader, &mut set, OnInvalid::Fail, |n| bar.inc(n))
+        let (set, summary) = read_input(&path, OnInvalid::Fail)
             .with_context(|| format!("in {}", self.input.display()))?;
-        bar.finish_and_clear();
         for line in summary.conflicts.iter().take(20) {
             writeln!(
                 stderr,
@@ -315,18 +325,8 @@ pub fn run_ingest(args: &IngestArgs, stdout: &mut impl Write) -> anyhow::Result<
     let mut rejects: Option<BufWriter<File>> = None;
     let mut total = crate::store::InsertOutcome::default();
     for path in &args.files {
-        let (reader, len): (Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {
-            (Box::new(io::stdin().lock()), None)
-        } else {
-            let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            let len = file.metadata().ok().map(|m| m.len());
-            (Box::new(file), len)
-        };
-        let mut set = EventSet::new();
-        let bar = progress_bar(len, "read");
-        let summary = read_into(reader, &mut set, on_invalid, |n| bar.inc(n))
+        let (set, summary) = read_input(path, on_invalid)
             .with_context(|| format!("in {}; nothing of it was stored", path.display()))?;
-        bar.finish_and_clear();
         if !summary.rejected.is_empty() {
             let out = match &mut rejects {
                 Some(w) => w,

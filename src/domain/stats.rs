@@ -46,7 +46,15 @@ pub enum Clock<'a> {
     Business(&'a Calendar),
 }
 
-impl Clock<'_> {
+impl<'a> Clock<'a> {
+    /// Business time for an account with a calendar, else calendar time.
+    pub fn for_account(calendars: &'a CalendarBook, account: &str) -> Self {
+        match calendars.for_account(account) {
+            Some(c) => Clock::Business(c),
+            None => Clock::Calendar,
+        }
+    }
+
     pub fn duration(self, from: Timestamp, to: Timestamp) -> Micros {
         match self {
             Clock::Calendar => to.since(from),
@@ -376,10 +384,7 @@ pub fn analyze(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
             keys.len() - 1
         });
         stream_groups.push((own, all));
-        clocks.push(match opts.calendars.for_account(s.account.as_str()) {
-            Some(c) => Clock::Business(c),
-            None => Clock::Calendar,
-        });
+        clocks.push(Clock::for_account(&opts.calendars, s.account.as_str()));
     }
     let add = |accs: &mut Vec<GroupAcc>, view: View, r: &Request| {
         if r.opened_at < window_start || r.opened_at >= opts.as_of {
@@ -415,10 +420,6 @@ pub fn analyze(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
         },
     );
 
-    let account_clock = |account: &str| match opts.calendars.for_account(account) {
-        Some(c) => Clock::Business(c),
-        None => Clock::Calendar,
-    };
     let mut groups: Vec<GroupStats> = keys
         .iter()
         .zip(accs)
@@ -431,7 +432,7 @@ pub fn analyze(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
                 set,
                 opts.by_agent,
                 opts.as_of,
-                account_clock(account),
+                Clock::for_account(&opts.calendars, account),
             )
         })
         .collect();
