@@ -25,6 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the service: HTTP ingestion and figures over an embedded SQLite file (default) or PostgreSQL.
+    Serve(crate::config::ServeConfig),
     /// Print the response figures of an NDJSON event file (no server, no database).
     Analyze(AnalyzeArgs),
     /// Write a realistic synthetic NDJSON event stream (for trials and benchmarks).
@@ -75,13 +77,13 @@ pub enum Format {
     Csv,
 }
 
-fn parse_instant(s: &str) -> Result<Timestamp, String> {
+pub(crate) fn parse_instant(s: &str) -> Result<Timestamp, String> {
     domain::parse_rfc3339(s).ok_or_else(|| {
         format!("expected an RFC 3339 timestamp with offset, e.g. 2026-11-02T00:00:00Z, got {s:?}")
     })
 }
 
-fn parse_window(s: &str) -> Result<Micros, String> {
+pub(crate) fn parse_window(s: &str) -> Result<Micros, String> {
     domain::parse_duration(s).map_err(|e| e.to_string())
 }
 
@@ -408,4 +410,13 @@ pub fn run_generate(args: &GenerateArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// Runs `serve` until Ctrl-C or SIGTERM.
+pub fn run_serve(config: crate::config::ServeConfig) -> anyhow::Result<()> {
+    crate::telemetry::init();
+    runtime()?.block_on(async {
+        let app = crate::startup::Application::build(config).await?;
+        app.run_until_stopped(crate::shutdown::signal()).await
+    })
 }

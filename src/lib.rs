@@ -5,10 +5,23 @@
 //! - [`ndjson`]: reads NDJSON event files into the core, in parallel.
 //! - [`generate`]: realistic synthetic event streams for trials and benchmarks.
 //! - [`store`]: the event store (SQLite by default, PostgreSQL), the only SQL.
+//! - [`live`]: the service's in-memory events, fed after each commit.
+//! - [`ingest`]: the bounded queue and group-commit ingestion worker.
+//! - [`retention`]: background deletion of expired events.
+//! - [`http`]: the HTTP API of SPEC §6 (axum) and its OpenAPI document.
+//! - [`config`], [`startup`], [`shutdown`], [`telemetry`]: running `serve`.
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod cli;
+pub mod config;
 pub mod domain;
 pub mod generate;
+pub mod http;
+pub mod ingest;
+pub mod live;
 pub mod ndjson;
+pub mod retention;
+pub mod shutdown;
+pub mod startup;
 pub mod store;
+pub mod telemetry;

@@ -1,7 +1,9 @@
 //! The `replywatch` binary: parse the command line, dispatch; no logic here.
 
 use clap::Parser;
-use replywatch::cli::{Cli, Command, run_analyze, run_generate, run_ingest, run_migrate};
+use replywatch::cli::{
+    Cli, Command, run_analyze, run_generate, run_ingest, run_migrate, run_serve,
+};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -14,6 +16,7 @@ fn main() -> ExitCode {
             &mut std::io::stdout().lock(),
             &mut std::io::stderr(),
         ),
+        Command::Serve(config) => run_serve(config.clone()),
         Command::Generate(args) => run_generate(args),
         Command::Migrate(args) => run_migrate(args, &mut std::io::stdout().lock()),
         Command::Ingest(args) => run_ingest(args, &mut std::io::stdout().lock()),

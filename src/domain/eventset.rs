@@ -96,6 +96,18 @@ impl EventSet {
         set
     }
 
+    /// A new set of the events `keep` accepts, in their insertion order
+    /// (so "the first stored version wins" still holds).
+    pub fn filtered(&self, keep: impl Fn(&EventSet, &StoredEvent) -> bool) -> EventSet {
+        let mut out = EventSet::new();
+        for (i, e) in self.events.iter().enumerate() {
+            if keep(self, e) {
+                out.insert(self.event(i));
+            }
+        }
+        out
+    }
+
     /// Number of distinct events.
     pub fn len(&self) -> usize {
         self.events.len()

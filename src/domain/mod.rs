@@ -14,7 +14,7 @@ pub mod time;
 pub use calendar::{Calendar, CalendarBook, CalendarError};
 pub use event::{EventError, FieldError, Location, MessageEvent, Sender};
 pub use eventset::{EventSet, Insert};
-pub use ids::{AccountId, AgentName, ChannelName, ConversationId, EventId};
+pub use ids::{ALL_CHANNELS, AccountId, AgentName, ChannelName, ConversationId, EventId};
 pub use report::{AgentStats, GroupStats, StatsReport};
 pub use requests::{ReplyPolicy, Request, derive_requests};
 pub use stats::{AnalyzeOptions, analyze};

@@ -29,7 +29,7 @@ const ROWS_PER_STATEMENT: usize = 2_000;
 const LOAD_PAGE_ROWS: i64 = 50_000;
 
 /// What storing a batch did (SPEC §6's 202 body).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct InsertOutcome {
     /// Events stored for the first time.
     pub accepted: u64,
@@ -96,6 +96,25 @@ fn key_of(r: &Row) -> Key {
     (r.0.clone(), r.1.clone(), r.2.clone())
 }
 
+/// `INSERT INTO events … VALUES` with one bound tuple per row of `chunk`.
+macro_rules! insert_statement {
+    ($db:ty, $chunk:expr) => {{
+        let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+            "INSERT INTO events (account, channel, id, conversation, sender, at_us, agent) ",
+        );
+        qb.push_values($chunk, |mut b, r: &Row| {
+            b.push_bind(&r.0)
+                .push_bind(&r.1)
+                .push_bind(&r.2)
+                .push_bind(&r.3)
+                .push_bind(&r.4)
+                .push_bind(r.5)
+                .push_bind(&r.6);
+        });
+        qb
+    }};
+}
+
 /// Inserts `rows` (distinct keys) in one transaction, and returns the stored
 /// rows of the keys that already existed. Written once for both backends.
 macro_rules! insert_rows {
@@ -103,17 +122,7 @@ macro_rules! insert_rows {
         let mut tx = $pool.begin().await.context("starting a transaction")?;
         let mut existing: Vec<Row> = Vec::new();
         for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
-            let mut qb: QueryBuilder<$db> =
-                QueryBuilder::new("INSERT INTO events (account, channel, id, conversation, sender, at_us, agent) ");
-            qb.push_values(chunk, |mut b, r: &Row| {
-                b.push_bind(&r.0)
-                    .push_bind(&r.1)
-                    .push_bind(&r.2)
-                    .push_bind(&r.3)
-                    .push_bind(&r.4)
-                    .push_bind(r.5)
-                    .push_bind(&r.6);
-            });
+            let mut qb = insert_statement!($db, chunk);
             qb.push(" ON CONFLICT DO NOTHING RETURNING account, channel, id");
             let inserted: Vec<Key> = qb.build_query_as().fetch_all(&mut *tx).await.context("inserting events")?;
             if inserted.len() == chunk.len() {
@@ -132,6 +141,21 @@ macro_rules! insert_rows {
         }
         tx.commit().await.context("committing events")?;
         existing
+    }};
+}
+
+/// A plain multi-row INSERT of `rows` in one transaction (benchmark baseline).
+macro_rules! insert_plain_rows {
+    ($pool:expr, $db:ty, $rows:expr) => {{
+        let mut tx = $pool.begin().await.context("starting a transaction")?;
+        for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = insert_statement!($db, chunk);
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .context("inserting events")?;
+        }
+        tx.commit().await.context("committing events")?;
     }};
 }
 
@@ -200,38 +224,108 @@ impl Store {
     /// known keys are counted as duplicates (same content) or conflicts (the
     /// first stored version is kept). Durable when it returns.
     pub async fn insert_events(&self, events: &[MessageEvent]) -> anyhow::Result<InsertOutcome> {
-        let mut outcome = InsertOutcome::default();
-        // In-batch de-duplication first: the earliest event of a key wins.
-        let mut first: HashMap<Key, usize> = HashMap::with_capacity(events.len());
-        let mut rows: Vec<Row> = Vec::with_capacity(events.len());
-        for e in events {
-            let row = row_of(e);
-            match first.get(&key_of(&row)) {
-                Some(&i) if rows[i] == row => outcome.duplicates += 1,
-                Some(_) => outcome.conflicts += 1,
-                None => {
-                    first.insert(key_of(&row), rows.len());
-                    rows.push(row);
+        Ok(self.insert_batches(&[events]).await?[0])
+    }
+
+    /// Group commit: stores several batches in ONE transaction and returns
+    /// each batch's own outcome, as if they had been stored one after the
+    /// other in the order given (an event repeated in a later batch of the
+    /// group is that batch's duplicate or conflict).
+    pub async fn insert_batches(
+        &self,
+        batches: &[&[MessageEvent]],
+    ) -> anyhow::Result<Vec<InsertOutcome>> {
+        let mut outcomes = vec![InsertOutcome::default(); batches.len()];
+        let total: usize = batches.iter().map(|b| b.len()).sum();
+        // De-duplication inside the group first: the earliest event of a key wins.
+        let mut first: HashMap<Key, usize> = HashMap::with_capacity(total);
+        let mut rows: Vec<Row> = Vec::with_capacity(total);
+        let mut row_batch: Vec<usize> = Vec::with_capacity(total);
+        for (b, batch) in batches.iter().enumerate() {
+            for e in batch.iter() {
+                let row = row_of(e);
+                match first.get(&key_of(&row)) {
+                    Some(&i) if rows[i] == row => outcomes[b].duplicates += 1,
+                    Some(_) => outcomes[b].conflicts += 1,
+                    None => {
+                        first.insert(key_of(&row), rows.len());
+                        rows.push(row);
+                        row_batch.push(b);
+                    }
                 }
             }
         }
         if rows.is_empty() {
-            return Ok(outcome);
+            return Ok(outcomes);
         }
         let existing = match self {
             Store::Sqlite(pool) => insert_rows!(pool, Sqlite, rows),
             Store::Postgres(pool) => insert_rows!(pool, Postgres, rows),
         };
+        for (i, _) in rows.iter().enumerate() {
+            outcomes[row_batch[i]].accepted += 1;
+        }
         for stored in &existing {
-            let offered = &rows[first[&key_of(stored)]];
-            if offered == stored {
-                outcome.duplicates += 1;
+            let i = first[&key_of(stored)];
+            let o = &mut outcomes[row_batch[i]];
+            o.accepted -= 1;
+            if &rows[i] == stored {
+                o.duplicates += 1;
             } else {
-                outcome.conflicts += 1;
+                o.conflicts += 1;
             }
         }
-        outcome.accepted = (rows.len() - existing.len()) as u64;
-        Ok(outcome)
+        Ok(outcomes)
+    }
+
+    /// The baseline of the ingestion benchmark: the same rows with a plain
+    /// multi-row INSERT in one transaction, no conflict handling, no
+    /// RETURNING. Fails on a key that is already stored.
+    pub async fn insert_plain(&self, events: &[MessageEvent]) -> anyhow::Result<()> {
+        let rows: Vec<Row> = events.iter().map(row_of).collect();
+        match self {
+            Store::Sqlite(pool) => insert_plain_rows!(pool, Sqlite, rows),
+            Store::Postgres(pool) => insert_plain_rows!(pool, Postgres, rows),
+        }
+        Ok(())
+    }
+
+    /// Deletes at most `limit` events with `at < cutoff` in one short
+    /// transaction; returns the keys (account, channel, id) that went.
+    /// Retention calls it in a loop.
+    pub async fn delete_before(
+        &self,
+        cutoff: Timestamp,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(String, String, String)>> {
+        let done = match self {
+            Store::Sqlite(pool) => sqlx::query_as(
+                "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE at_us < ? LIMIT ?) \
+                 RETURNING account, channel, id",
+            )
+            .bind(cutoff.unix_micros())
+            .bind(limit)
+            .fetch_all(pool)
+            .await,
+            Store::Postgres(pool) => sqlx::query_as(
+                "DELETE FROM events WHERE ctid IN (SELECT ctid FROM events WHERE at_us < $1 LIMIT $2) \
+                 RETURNING account, channel, id",
+            )
+            .bind(cutoff.unix_micros())
+            .bind(limit)
+            .fetch_all(pool)
+            .await,
+        };
+        done.context("deleting expired events")
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            Store::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        }
+        .context("database did not answer")
     }
 
     /// Loads every stored event into an [`EventSet`].

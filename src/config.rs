@@ -1,0 +1,91 @@
+//! `replywatch serve`'s settings: plain data parsed once by clap (every
+//! option has its `REPLYWATCH_<OPTION>` environment variable, SPEC §4).
+//! Nothing reads globals after parsing; tests build a [`ServeConfig`] with
+//! [`ServeConfig::for_tests`].
+
+use crate::cli::parse_window;
+use crate::domain::Micros;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Settings of the service.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+HTTP API (SPEC §6; the whole API is described at GET /openapi.json):
+  POST /v1/events     JSON array or NDJSON of events; 202 after the commit
+  GET  /v1/stats      the figures of `analyze` (?as_of=&window=&account=&channel=)
+  GET  /v1/requests   the requests behind a figure (?state=pending|answered&breached_after=1h)
+  GET  /healthz, /readyz
+
+Example:
+  replywatch serve &
+  curl -s -XPOST localhost:8080/v1/events -H 'content-type: application/x-ndjson' --data-binary @events.ndjson
+  curl -s 'localhost:8080/v1/stats?window=7d'")]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "REPLYWATCH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// sqlite://PATH (embedded, created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "REPLYWATCH_DATABASE_URL",
+        default_value = "sqlite://replywatch.db"
+    )]
+    pub database_url: String,
+    /// When set, every /v1 route needs `Authorization: Bearer <token>`.
+    #[arg(long, env = "REPLYWATCH_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// Largest accepted request body, in bytes (413 above).
+    #[arg(long, env = "REPLYWATCH_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Most events accepted in one batch (413 above).
+    #[arg(long, env = "REPLYWATCH_MAX_BATCH_EVENTS", default_value_t = 100_000)]
+    pub max_batch_events: usize,
+    /// Events that may wait for the ingestion worker; beyond, 503 with Retry-After.
+    #[arg(long, env = "REPLYWATCH_QUEUE_EVENTS", default_value_t = 500_000)]
+    pub queue_events: usize,
+    /// Most events committed in one transaction (group commit of queued batches).
+    #[arg(long, env = "REPLYWATCH_GROUP_EVENTS", default_value_t = 50_000)]
+    pub group_events: usize,
+    /// Events older than this are deleted in the background (`off` keeps everything).
+    #[arg(long, env = "REPLYWATCH_RETENTION", default_value = "400d", value_parser = parse_retention)]
+    pub retention: Retention,
+    /// How often retention runs.
+    #[arg(long, env = "REPLYWATCH_RETENTION_INTERVAL", default_value = "1h", value_parser = parse_window)]
+    pub retention_interval: Micros,
+    /// Business hours per account (JSON, SPEC §3), used by `/v1/stats?clock=business`.
+    #[arg(long, env = "REPLYWATCH_CALENDAR", value_name = "FILE")]
+    pub calendar: Option<PathBuf>,
+}
+
+/// How long events are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    Off,
+    Keep(Micros),
+}
+
+fn parse_retention(s: &str) -> Result<Retention, String> {
+    match s {
+        "off" | "none" | "forever" => Ok(Retention::Off),
+        _ => parse_window(s).map(Retention::Keep),
+    }
+}
+
+impl ServeConfig {
+    /// Defaults with an ephemeral loopback port, no retention, for tests.
+    pub fn for_tests(database_url: &str) -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.to_string(),
+            api_token: None,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_batch_events: 100_000,
+            queue_events: 500_000,
+            group_events: 50_000,
+            retention: Retention::Off,
+            retention_interval: Micros(3_600_000_000),
+            calendar: None,
+        }
+    }
+}

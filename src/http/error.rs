@@ -1,0 +1,158 @@
+//! The one error type of the HTTP layer. Every failure answers
+//! `{"error":{"message":…,"details":[…]}}` with a precise status (SPEC §6);
+//! internal causes are logged once here and never shown to clients.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The error body of every route.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorContent,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorContent {
+    /// What went wrong, in one sentence.
+    pub message: String,
+    /// Every problem found, when there are several (400 on a batch: one per bad field).
+    pub details: Vec<Problem>,
+}
+
+/// One problem of a request: where and what.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// 0-based position of the event in the batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// 1-based line of an NDJSON body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The event field, or query parameter, that is wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+/// An error answer of the API.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the request is wrong; nothing was stored.
+    BadRequest {
+        message: String,
+        details: Vec<Problem>,
+    },
+    /// 401: missing or wrong bearer token.
+    Unauthorized,
+    /// 404: no such route.
+    NotFound,
+    /// 405: the route exists with other methods.
+    MethodNotAllowed,
+    /// 413: the body or the batch is larger than allowed.
+    TooLarge(String),
+    /// 415: not a content type the route reads.
+    UnsupportedMediaType(String),
+    /// 503 with Retry-After: try again later (queue full, state loading, database down).
+    Unavailable { message: String, retry_after_s: u32 },
+    /// 500: a bug or an unexpected failure; the cause is logged.
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// A bad query parameter, named.
+    pub fn bad_parameter(name: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        ApiError::BadRequest {
+            message: format!("query parameter {name:?}: {reason}"),
+            details: vec![Problem {
+                index: None,
+                line: None,
+                field: Some(name.to_string()),
+                reason,
+            }],
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message, details, retry_after) = match self {
+            ApiError::BadRequest { message, details } => {
+                (StatusCode::BAD_REQUEST, message, details, None)
+            }
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong bearer token (Authorization: Bearer <token>)".into(),
+                Vec::new(),
+                None,
+            ),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "no such route; see GET /openapi.json".into(),
+                Vec::new(),
+                None,
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route; see GET /openapi.json".into(),
+                Vec::new(),
+                None,
+            ),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, Vec::new(), None),
+            ApiError::UnsupportedMediaType(m) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, Vec::new(), None)
+            }
+            ApiError::Unavailable {
+                message,
+                retry_after_s,
+            } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                message,
+                Vec::new(),
+                Some(retry_after_s),
+            ),
+            ApiError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log".into(),
+                    Vec::new(),
+                    None,
+                )
+            }
+        };
+        let body = ErrorBody {
+            error: ErrorContent { message, details },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(s) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// `Result` of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,303 @@
+//! `POST /v1/events` (SPEC §6): read the body within the limits, validate
+//! the whole batch (every problem listed by index and field), then hand it
+//! to the ingestion worker and answer 202 only after the commit.
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, Problem};
+use crate::domain::MessageEvent;
+use crate::ingest::SubmitError;
+use crate::store::InsertOutcome;
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::value::RawValue;
+
+/// At most this many problems are listed in a 400.
+const MAX_PROBLEMS: usize = 1_000;
+
+/// How the body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    JsonArray,
+    Ndjson,
+}
+
+fn body_format(headers: &HeaderMap) -> ApiResult<BodyFormat> {
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "application/json" => Ok(BodyFormat::JsonArray),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+            Ok(BodyFormat::Ndjson)
+        }
+        _ => Err(ApiError::UnsupportedMediaType(format!(
+            "content type {value:?} is not accepted: send application/json (an array of events) or application/x-ndjson (one event per line)"
+        ))),
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes (413) and
+/// reporting a body cut short (client gone) as 400.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
+    let too_large = || {
+        ApiError::TooLarge(format!(
+            "the body is larger than the limit of {limit} bytes; split the batch"
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "the body could not be read completely: {e}"
+        ))),
+    }
+}
+
+fn problems_of(
+    errors: Vec<crate::domain::FieldError>,
+    index: u64,
+    line: Option<u64>,
+) -> impl Iterator<Item = Problem> {
+    errors.into_iter().map(move |e| Problem {
+        index: Some(index),
+        line,
+        field: Some(e.field.to_string()),
+        reason: e.reason,
+    })
+}
+
+/// Validates a whole batch: the events, or every problem found.
+fn parse_batch(format: BodyFormat, body: &[u8], max_events: usize) -> ApiResult<Vec<MessageEvent>> {
+    let too_many = |n: usize| {
+        ApiError::TooLarge(format!(
+            "the batch holds {n} events, more than the limit of {max_events}; split it"
+        ))
+    };
+    let mut events = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut bad_events = 0u64;
+    let mut note = |events: &mut Vec<MessageEvent>,
+                    r: Result<MessageEvent, Vec<crate::domain::FieldError>>,
+                    index: u64,
+                    line: Option<u64>| match r {
+        Ok(e) => events.push(e),
+        Err(errs) => {
+            bad_events += 1;
+            problems.extend(problems_of(errs, index, line));
+        }
+    };
+    match format {
+        BodyFormat::JsonArray => {
+            let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the body is not a JSON array of event objects: {e}"
+                ))
+            })?;
+            if items.len() > max_events {
+                return Err(too_many(items.len()));
+            }
+            events.reserve(items.len());
+            for (i, raw) in items.iter().enumerate() {
+                note(
+                    &mut events,
+                    MessageEvent::from_json(raw.get().as_bytes()),
+                    i as u64,
+                    None,
+                );
+            }
+        }
+        BodyFormat::Ndjson => {
+            let lines: Vec<(usize, &[u8])> = body
+                .split(|&b| b == b'\n')
+                .enumerate()
+                .map(|(i, l)| (i, l.strip_suffix(b"\r").unwrap_or(l)))
+                .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+                .collect();
+            if lines.len() > max_events {
+                return Err(too_many(lines.len()));
+            }
+            events.reserve(lines.len());
+            for (index, (i, line)) in lines.into_iter().enumerate() {
+                note(
+                    &mut events,
+                    MessageEvent::from_json(line),
+                    index as u64,
+                    Some(i as u64 + 1),
+                );
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(events);
+    }
+    let total = problems.len();
+    problems.truncate(MAX_PROBLEMS);
+    let listed = match total > MAX_PROBLEMS {
+        true => format!(" (the first {MAX_PROBLEMS} of {total} problems are listed)"),
+        false => String::new(),
+    };
+    Err(ApiError::BadRequest {
+        message: format!(
+            "{bad_events} of the batch's events are invalid; nothing was stored{listed}"
+        ),
+        details: problems,
+    })
+}
+
+/// Stores a batch of events, idempotently.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    request_body(
+        description = "A JSON array of events (application/json) or one event per line (application/x-ndjson), SPEC §1.",
+        content(
+            (Vec<super::openapi::EventDoc> = "application/json"),
+            (String = "application/x-ndjson")
+        )
+    ),
+    responses(
+        (status = 202, description = "Durably stored: new, duplicate and conflicting events counted", body = InsertOutcome),
+        (status = 400, description = "Invalid events, each problem listed; nothing stored", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
+        (status = 413, description = "Body or batch larger than the limits", body = super::error::ErrorBody),
+        (status = 415, description = "Neither application/json nor application/x-ndjson", body = super::error::ErrorBody),
+        (status = 503, description = "Queue full, state loading or database unavailable; retry after Retry-After seconds", body = super::error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn post_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<InsertOutcome>)> {
+    let format = body_format(&headers)?;
+    state.require_ready()?;
+    let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
+    let max = state.config.max_batch_events;
+    let events = tokio::task::spawn_blocking(move || parse_batch(format, &bytes, max))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    match state.ingest.submit(events).await {
+        Ok(outcome) => Ok((StatusCode::ACCEPTED, Json(outcome))),
+        Err(SubmitError::QueueFull) => Err(ApiError::Unavailable {
+            message: "the ingestion queue is full; retry the same batch after Retry-After seconds"
+                .into(),
+            retry_after_s: 1,
+        }),
+        Err(SubmitError::Stopped) => Err(ApiError::Unavailable {
+            message: "the service is shutting down; retry the same batch".into(),
+            retry_after_s: 5,
+        }),
+        Err(SubmitError::Store(e)) => {
+            tracing::error!(error = format!("{e:#}"), "batch not stored");
+            Err(ApiError::Unavailable {
+                message: "the database did not store the batch; nothing of it was stored, retry it"
+                    .into(),
+                retry_after_s: 5,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad(r: ApiResult<Vec<MessageEvent>>) -> (String, Vec<Problem>) {
+        match r {
+            Err(ApiError::BadRequest { message, details }) => (message, details),
+            other => panic!("expected 400, got {other:?}"),
+        }
+    }
+
+    const GOOD: &str = r#"{"id":"m1","account":"a","channel":"messenger","conversation":"c","from":"customer","at":"2026-11-01T10:00:00Z"}"#;
+
+    #[test]
+    fn every_bad_event_of_an_array_is_listed_by_index_and_field() {
+        let body = format!(
+            r#"[{GOOD},{{"id":"m2","account":"a","channel":"ALL","conversation":"c","from":"admin","at":"2026-11-01T10:00:00Z"}},{GOOD}]"#
+        );
+        let (message, details) = bad(parse_batch(BodyFormat::JsonArray, body.as_bytes(), 10));
+        assert!(
+            message.contains("1 of the batch's events are invalid"),
+            "{message}"
+        );
+        let fields: Vec<_> = details
+            .iter()
+            .map(|p| (p.index, p.field.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![(Some(1), "channel".into()), (Some(1), "from".into())]
+        );
+    }
+
+    #[test]
+    fn ndjson_problems_name_the_line_and_blank_lines_are_skipped() {
+        let body = format!("{GOOD}\n\n{{\"id\":1}}\n");
+        let (_, details) = bad(parse_batch(BodyFormat::Ndjson, body.as_bytes(), 10));
+        assert!(
+            details
+                .iter()
+                .all(|p| p.line == Some(3) && p.index == Some(1)),
+            "{details:?}"
+        );
+    }
+
+    #[test]
+    fn a_batch_over_the_event_limit_is_413() {
+        let body = format!("[{GOOD},{GOOD},{GOOD}]");
+        assert!(matches!(
+            parse_batch(BodyFormat::JsonArray, body.as_bytes(), 2),
+            Err(ApiError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_json_and_non_arrays_are_400() {
+        for body in ["[{", "{}", "\"x\"", "[1,2]"] {
+            let r = parse_batch(BodyFormat::JsonArray, body.as_bytes(), 10);
+            assert!(
+                matches!(r, Err(ApiError::BadRequest { .. })),
+                "{body}: {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_types_other_than_json_or_ndjson_are_415() {
+        let mut h = HeaderMap::new();
+        assert!(matches!(
+            body_format(&h),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
+        h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(matches!(
+            body_format(&h),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert_eq!(body_format(&h).unwrap(), BodyFormat::JsonArray);
+    }
+}

@@ -1,0 +1,72 @@
+//! The HTTP API of SPEC §6 on axum: the shared [`AppState`] and the
+//! [`router`]. Handlers parse and validate at the boundary, then call the
+//! ingestion queue or the pure core; no SQL here.
+
+mod auth;
+mod error;
+mod events;
+mod health;
+pub mod openapi;
+mod stats;
+
+pub use error::{ApiError, ApiResult};
+
+use crate::config::ServeConfig;
+use crate::domain::CalendarBook;
+use crate::ingest::IngestQueue;
+use crate::live::LiveState;
+use crate::store::Store;
+use axum::Router;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ServeConfig>,
+    pub store: Store,
+    pub live: Arc<LiveState>,
+    pub ingest: IngestQueue,
+    pub calendars: Arc<CalendarBook>,
+}
+
+impl AppState {
+    /// 503 until the stored events are loaded.
+    pub fn require_ready(&self) -> ApiResult<()> {
+        match self.live.is_ready() {
+            true => Ok(()),
+            false => Err(ApiError::Unavailable {
+                message: "loading the stored events; retry shortly".into(),
+                retry_after_s: 2,
+            }),
+        }
+    }
+}
+
+/// Every route of the service.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/events", post(events::post_events))
+        .route("/v1/stats", get(stats::get_stats))
+        .route("/v1/requests", get(stats::get_requests))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .merge(v1)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

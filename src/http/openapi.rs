@@ -1,0 +1,94 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 description of the whole HTTP API,
+//! generated from the handlers' annotations (utoipa), never hand-written.
+
+use super::error::{ErrorBody, ErrorContent, Problem};
+use super::health::Health;
+use super::stats::{ClockParam, RequestRow, RequestState, RequestsPage};
+use crate::domain::{AgentStats, GroupStats, StatsReport};
+use crate::store::InsertOutcome;
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// A message event as sent (SPEC §1). Anything else in the object is ignored.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the wire format only; parsing is in `domain::event`
+pub struct EventDoc {
+    /// Message id, unique within (account, channel): the idempotency key.
+    #[schema(min_length = 1, max_length = 256)]
+    id: String,
+    /// The business account: a Page id, an Instagram account id, a WhatsApp phone-number id.
+    #[schema(min_length = 1, max_length = 256)]
+    account: String,
+    /// `messenger`, `instagram`, `whatsapp` or another lowercase name except `all`.
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
+    channel: String,
+    /// The thread with one customer, unique within (account, channel).
+    #[schema(min_length = 1, max_length = 256)]
+    conversation: String,
+    from: SenderDoc,
+    at: AtDoc,
+    /// Who replied, for per-agent figures.
+    #[schema(min_length = 1, max_length = 256)]
+    agent: Option<String>,
+}
+
+/// Who wrote the message.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum SenderDoc {
+    Customer,
+    Agent,
+    Bot,
+    Auto,
+}
+
+/// When it was sent: RFC 3339 with offset, or unix seconds / milliseconds (> 1e11).
+#[derive(ToSchema, serde::Serialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum AtDoc {
+    Rfc3339(String),
+    Unix(u64),
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "replywatch",
+        description = "How fast and how often a business answers its customers on Messenger, Instagram Direct and WhatsApp. Bearer authentication applies to /v1 routes only when the server has an API token."
+    ),
+    paths(
+        super::events::post_events,
+        super::stats::get_stats,
+        super::stats::get_requests,
+        super::health::healthz,
+        super::health::readyz,
+    ),
+    components(schemas(
+        EventDoc, SenderDoc, AtDoc, InsertOutcome, StatsReport, GroupStats, AgentStats,
+        RequestsPage, RequestRow, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+/// Serves the document.
+#[utoipa::path(get, path = "/openapi.json", tag = "health",
+    responses((status = 200, description = "This document", content_type = "application/json")))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

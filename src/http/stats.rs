@@ -1,0 +1,288 @@
+//! `GET /v1/stats` (the §4 document, equal to `analyze` for the same events,
+//! instant and window) and `GET /v1/requests` (the requests behind a figure).
+//! Figures come from the pure core over the live state, off the async threads.
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use crate::domain::{
+    self, AnalyzeOptions, CalendarBook, EventSet, Micros, ReplyPolicy, StatsReport, Timestamp,
+    derive_requests,
+};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::Uri;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+const DEFAULT_WINDOW: &str = "7d";
+
+/// Which clock durations are measured on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockParam {
+    /// Wall-clock time.
+    #[default]
+    Calendar,
+    /// Opening hours of the account's calendar (`serve --calendar`); calendar time for accounts without one.
+    Business,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// Evaluation instant, RFC 3339 (default: now).
+    pub as_of: Option<String>,
+    /// Window length: requests opened in [as_of − window, as_of) count, e.g. `24h`, `7d`, `90m` (default 7d).
+    pub window: Option<String>,
+    /// Only this account's groups.
+    pub account: Option<String>,
+    /// Only this channel's groups (`all` for the per-account totals).
+    pub channel: Option<String>,
+    /// Bot messages answer requests in the operational figures too.
+    pub bots_count_as_replies: Option<bool>,
+    /// Add per-agent rows to each group.
+    pub by_agent: Option<bool>,
+    /// `calendar` (default) or `business`.
+    pub clock: Option<ClockParam>,
+}
+
+/// Parses the query string, answering 400 (JSON) on a malformed one.
+fn query<T: serde::de::DeserializeOwned>(uri: &Uri) -> ApiResult<T> {
+    Query::<T>::try_from_uri(uri)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
+}
+
+fn as_of_param(value: Option<&str>) -> ApiResult<Timestamp> {
+    match value {
+        None => Ok(Timestamp::from_datetime(chrono::Utc::now())),
+        Some(s) => domain::parse_rfc3339(s).ok_or_else(|| {
+            ApiError::bad_parameter(
+                "as_of",
+                format!("expected an RFC 3339 timestamp with offset, e.g. 2026-11-02T00:00:00Z, got {s:?}"),
+            )
+        }),
+    }
+}
+
+fn duration_param(name: &str, value: &str) -> ApiResult<Micros> {
+    match domain::parse_duration(value) {
+        Ok(d) if d.0 > 0 => Ok(d),
+        Ok(_) => Err(ApiError::bad_parameter(name, "must be longer than 0s")),
+        Err(e) => Err(ApiError::bad_parameter(name, e.to_string())),
+    }
+}
+
+/// Runs a computation over the live state on the blocking pool.
+async fn compute<R: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&EventSet) -> R + Send + 'static,
+) -> ApiResult<R> {
+    let live = state.live.clone();
+    tokio::task::spawn_blocking(move || live.read(f))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// The section-4 document: what `replywatch analyze` prints for the stored events.
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    tag = "stats",
+    params(StatsQuery),
+    responses(
+        (status = 200, description = "The figures of every (account, channel) group and of each account over all channels", body = StatsReport),
+        (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
+        (status = 503, description = "State still loading", body = super::error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn get_stats(State(state): State<AppState>, uri: Uri) -> ApiResult<Json<StatsReport>> {
+    state.require_ready()?;
+    let q: StatsQuery = query(&uri)?;
+    let mut opts = AnalyzeOptions::new(
+        as_of_param(q.as_of.as_deref())?,
+        duration_param("window", q.window.as_deref().unwrap_or(DEFAULT_WINDOW))?,
+    );
+    opts.bots_count_as_replies = q.bots_count_as_replies.unwrap_or(false);
+    opts.by_agent = q.by_agent.unwrap_or(false);
+    opts.calendars = match q.clock.unwrap_or_default() {
+        ClockParam::Calendar => CalendarBook::default(),
+        ClockParam::Business => state.calendars.as_ref().clone(),
+    };
+    let mut report = compute(&state, move |set| domain::analyze(set, &opts)).await?;
+    report.groups.retain(|g| {
+        q.account.as_ref().is_none_or(|a| &g.account == a)
+            && q.channel.as_ref().is_none_or(|c| &g.channel == c)
+    });
+    Ok(Json(report))
+}
+
+/// Which requests `/v1/requests` lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestState {
+    /// Not answered at `as_of`.
+    #[default]
+    Pending,
+    /// Answered before `as_of`.
+    Answered,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RequestsQuery {
+    /// Evaluation instant, RFC 3339 (default: now).
+    pub as_of: Option<String>,
+    /// Requests opened in [as_of − window, as_of) (default 7d).
+    pub window: Option<String>,
+    pub account: Option<String>,
+    /// A channel; `all` or absent for every channel.
+    pub channel: Option<String>,
+    /// `pending` (default) or `answered`.
+    pub state: Option<RequestState>,
+    /// Only requests whose first reply (answered) or wait so far (pending) is longer than this, e.g. `1h`.
+    pub breached_after: Option<String>,
+    /// Bot messages answer requests too.
+    pub bots_count_as_replies: Option<bool>,
+    /// At most this many requests (default 100, at most 10000).
+    pub limit: Option<u32>,
+}
+
+/// One request (SPEC §2) behind a figure.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RequestRow {
+    pub account: String,
+    pub channel: String,
+    pub conversation: String,
+    /// When the customer's request opened (RFC 3339, UTC).
+    pub opened_at: String,
+    /// The first reply, when answered before `as_of`.
+    pub first_reply_at: Option<String>,
+    pub first_reply_seconds: Option<f64>,
+    /// The agent of the first reply, if the event named one.
+    pub agent: Option<String>,
+    /// Time from opening to `as_of`.
+    pub age_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RequestsPage {
+    pub as_of: String,
+    pub window_seconds: i64,
+    /// Matching requests in all; `requests` holds the oldest `limit` of them.
+    pub total: u64,
+    pub requests: Vec<RequestRow>,
+}
+
+/// The requests behind a figure: pending ones, or answered ones, optionally
+/// only those past a threshold; oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/requests",
+    tag = "stats",
+    params(RequestsQuery),
+    responses(
+        (status = 200, description = "Matching requests, oldest first", body = RequestsPage),
+        (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
+        (status = 503, description = "State still loading", body = super::error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn get_requests(
+    State(state): State<AppState>,
+    uri: Uri,
+) -> ApiResult<Json<RequestsPage>> {
+    state.require_ready()?;
+    let q: RequestsQuery = query(&uri)?;
+    let as_of = as_of_param(q.as_of.as_deref())?;
+    let window = duration_param("window", q.window.as_deref().unwrap_or(DEFAULT_WINDOW))?;
+    let breached_after = q
+        .breached_after
+        .as_deref()
+        .map(|s| {
+            domain::parse_duration(s)
+                .map_err(|e| ApiError::bad_parameter("breached_after", e.to_string()))
+        })
+        .transpose()?;
+    let limit = match q.limit {
+        None => 100,
+        Some(n @ 1..=10_000) => n as usize,
+        Some(n) => {
+            return Err(ApiError::bad_parameter(
+                "limit",
+                format!("must be 1 to 10000, got {n}"),
+            ));
+        }
+    };
+    let wanted = q.state.unwrap_or_default();
+    let policy = ReplyPolicy::operational(q.bots_count_as_replies.unwrap_or(false));
+    let channel = q.channel.filter(|c| c != domain::ALL_CHANNELS);
+    let account = q.account;
+    let page = compute(&state, move |set| {
+        let window_start = as_of.minus(window);
+        let mut rows: Vec<(Timestamp, RequestRow)> = derive_requests(set, as_of, policy)
+            .operational
+            .into_iter()
+            .filter(|r| r.opened_at >= window_start && r.opened_at < as_of)
+            .filter(|r| match wanted {
+                RequestState::Pending => r.reply.is_none(),
+                RequestState::Answered => r.reply.is_some(),
+            })
+            .filter(|r| {
+                let late = match r.reply {
+                    Some(reply) => reply.at.since(r.opened_at),
+                    None => as_of.since(r.opened_at),
+                };
+                breached_after.is_none_or(|t| late > t)
+            })
+            .filter_map(|r| {
+                let stream = set.stream(set.stream_of(r.conversation));
+                let keep = account
+                    .as_ref()
+                    .is_none_or(|a| stream.account.as_str() == a)
+                    && channel
+                        .as_ref()
+                        .is_none_or(|c| stream.channel.as_str() == c);
+                keep.then(|| {
+                    let row = RequestRow {
+                        account: stream.account.to_string(),
+                        channel: stream.channel.to_string(),
+                        conversation: set.conversation_id(r.conversation).to_string(),
+                        opened_at: r.opened_at.to_string(),
+                        first_reply_at: r.reply.map(|x| x.at.to_string()),
+                        first_reply_seconds: r
+                            .reply
+                            .map(|x| x.at.since(r.opened_at).as_seconds_f64()),
+                        agent: r
+                            .reply
+                            .and_then(|x| set.agent(x.agent))
+                            .map(|a| a.to_string()),
+                        age_seconds: as_of.since(r.opened_at).as_seconds_f64(),
+                    };
+                    (r.opened_at, row)
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            (a.0, &a.1.account, &a.1.channel, &a.1.conversation).cmp(&(
+                b.0,
+                &b.1.account,
+                &b.1.channel,
+                &b.1.conversation,
+            ))
+        });
+        let total = rows.len() as u64;
+        rows.truncate(limit);
+        RequestsPage {
+            as_of: as_of.to_string(),
+            window_seconds: window.0 / 1_000_000,
+            total,
+            requests: rows.into_iter().map(|(_, r)| r).collect(),
+        }
+    })
+    .await?;
+    Ok(Json(page))
+}

@@ -1,0 +1,141 @@
+//! Builds and runs the service: opens and migrates the store, binds the
+//! listener, loads the stored events into the live state in the background
+//! (`/readyz` says when), starts the ingestion worker and retention, and on
+//! the stop signal stops accepting, drains the queue, commits and closes.
+
+use crate::config::{Retention, ServeConfig};
+use crate::domain::CalendarBook;
+use crate::http::{AppState, router};
+use crate::ingest::IngestQueue;
+use crate::live::LiveState;
+use crate::retention;
+use crate::store::Store;
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A built service, listening, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    worker: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+}
+
+fn load_calendars(config: &ServeConfig) -> anyhow::Result<CalendarBook> {
+    let Some(path) = &config.calendar else {
+        return Ok(CalendarBook::default());
+    };
+    let json = std::fs::read_to_string(path)
+        .with_context(|| format!("reading calendar {}", path.display()))?;
+    CalendarBook::from_json(&json).with_context(|| format!("in {}", path.display()))
+}
+
+impl Application {
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
+        let calendars = load_calendars(&config)?;
+        let store = Store::connect(&config.database_url).await?;
+        let applied = store.migrate().await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "database migrated");
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let live = Arc::new(LiveState::new());
+        let (ingest, worker) = IngestQueue::start(
+            store.clone(),
+            live.clone(),
+            config.queue_events,
+            config.group_events,
+        );
+        let mut background = vec![tokio::spawn(load_live_state(store.clone(), live.clone()))];
+        if let Retention::Keep(keep) = config.retention {
+            let every = Duration::from_micros(config.retention_interval.0.max(1_000_000) as u64);
+            background.push(tokio::spawn(retention::run_forever(
+                store.clone(),
+                live.clone(),
+                keep,
+                every,
+            )));
+        }
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            live,
+            ingest,
+            calendars: Arc::new(calendars),
+        };
+        Ok(Application {
+            listener,
+            state,
+            worker,
+            background,
+        })
+    }
+
+    /// The address actually bound (port 0 picks a free one).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `stop` resolves, then shuts down gracefully: in-flight
+    /// requests finish, every queued batch is committed, the store is closed.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            state,
+            worker,
+            background,
+        } = self;
+        let store = state.store.clone();
+        tracing::info!(addr = %listener.local_addr()?, "replywatch serving");
+        let served = axum::serve(listener, router(state))
+            .with_graceful_shutdown(stop)
+            .await;
+        // The router and its queue senders are gone: the worker drains and ends.
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "ingestion worker failed");
+        }
+        for task in background {
+            task.abort();
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        served.context("serving HTTP")
+    }
+}
+
+/// Loads every stored event into the live state, retrying while the
+/// database is unavailable.
+async fn load_live_state(store: Store, live: Arc<LiveState>) {
+    loop {
+        let started = std::time::Instant::now();
+        match store.load_events().await {
+            Ok(set) => {
+                let events = set.len();
+                live.load(set);
+                tracing::info!(
+                    events,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "stored events loaded; ready"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "loading stored events failed; retrying in 5 s"
+                );
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    }
+}
