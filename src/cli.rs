@@ -25,6 +25,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Benchmarks (figures printed; see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Run the service: HTTP ingestion and figures over an embedded SQLite file (default) or PostgreSQL.
     Serve(crate::config::ServeConfig),
     /// Print the response figures of an NDJSON event file (no server, no database).
@@ -35,6 +38,12 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Backfill NDJSON event files into the store, idempotently (safe to re-run after a crash).
     Ingest(IngestArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable ingestion over HTTP on loopback vs a raw bulk INSERT into the same database.
+    Ingest(crate::bench::BenchIngestArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -5,9 +5,10 @@
 //! after its transaction committed (SPEC §6: 202 only after the commit).
 //! Knows the store and the live state; knows nothing of HTTP.
 
-use crate::domain::MessageEvent;
+use crate::domain::{EventSet, Insert, MessageEvent};
 use crate::live::LiveState;
 use crate::store::{InsertOutcome, Store};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -75,16 +76,110 @@ impl IngestQueue {
     }
 }
 
+/// Each batch's outcome and the group's new events, decided against the
+/// live state (which holds exactly what the store holds) in batch order.
+fn classify<'a>(
+    set: &EventSet,
+    batches: &[&'a [MessageEvent]],
+) -> (Vec<InsertOutcome>, Vec<&'a MessageEvent>) {
+    let mut outcomes = vec![InsertOutcome::default(); batches.len()];
+    let mut new: Vec<&MessageEvent> = Vec::new();
+    let mut new_keys: HashMap<(&str, &str, &str), &MessageEvent> = HashMap::new();
+    for (b, batch) in batches.iter().enumerate() {
+        let o = &mut outcomes[b];
+        for e in batch.iter() {
+            let verdict = match set.probe(e) {
+                Insert::New => {
+                    let key = (e.account.as_str(), e.channel.as_str(), e.id.as_str());
+                    match new_keys.get(&key) {
+                        Some(first) if *first == e => Insert::Duplicate,
+                        Some(_) => Insert::Conflict,
+                        None => {
+                            new_keys.insert(key, e);
+                            new.push(e);
+                            Insert::New
+                        }
+                    }
+                }
+                held => held,
+            };
+            match verdict {
+                Insert::New => o.accepted += 1,
+                Insert::Duplicate => o.duplicates += 1,
+                Insert::Conflict => o.conflicts += 1,
+            }
+        }
+    }
+    (outcomes, new)
+}
+
+/// Stores a group in one transaction. Fast path: the live state says which
+/// events are new and only those are written, with no read-back. If the
+/// store disagrees (another process wrote to it), the transaction is rolled
+/// back and the store classifies every event itself.
+async fn commit_group(
+    store: &Store,
+    live: &LiveState,
+    batches: &[&[MessageEvent]],
+) -> anyhow::Result<Vec<InsertOutcome>> {
+    let (outcomes, new) = live.read(|set| classify(set, batches));
+    if store.store_new(&new).await? {
+        return Ok(outcomes);
+    }
+    tracing::warn!(
+        "the store holds events the live state does not (another writer?); classifying in the store"
+    );
+    store.insert_batches(batches).await
+}
+
+/// Rows in the ingestion log that trigger a merge into `events` (SQLite).
+const MERGE_ROWS: u64 = 200_000;
+/// A quiet spell after which the log is merged anyway.
+const MERGE_WHEN_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Moves the ingestion log into `events`, logging a failure (the rows stay
+/// in the log, durable, and are merged next time).
+async fn merge(store: &Store, logged: &mut u64) {
+    let started = std::time::Instant::now();
+    match store.merge_log().await {
+        Ok(moved) => {
+            tracing::debug!(
+                moved,
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "ingestion log merged"
+            );
+            *logged = 0;
+        }
+        Err(e) => tracing::error!(
+            error = format!("{e:#}"),
+            "merging the ingestion log failed; will retry"
+        ),
+    }
+}
+
 /// Takes every waiting job (up to `group_events`), commits them in one
-/// transaction, updates the live state, then answers each job. Ends when
-/// every sender is gone and the queue is drained (graceful shutdown).
+/// transaction, updates the live state, then answers each job. Merges the
+/// ingestion log when it is large or the queue is quiet. Ends when every
+/// sender is gone and the queue is drained (graceful shutdown), after a
+/// last merge.
 async fn run_worker(
     store: Store,
     live: Arc<LiveState>,
     mut rx: mpsc::UnboundedReceiver<Job>,
     group_events: usize,
 ) {
-    while let Some(first) = rx.recv().await {
+    let mut logged = 0u64;
+    loop {
+        let first = match tokio::time::timeout(MERGE_WHEN_IDLE, rx.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => break,
+            Err(_idle) => {
+                if logged > 0 {
+                    merge(&store, &mut logged).await;
+                }
+                continue;
+            }
+        };
         let mut size = first.events.len();
         let mut group = vec![first];
         while size < group_events {
@@ -97,9 +192,17 @@ async fn run_worker(
             }
         }
         let batches: Vec<&[MessageEvent]> = group.iter().map(|j| j.events.as_slice()).collect();
-        let result = store.insert_batches(&batches).await;
+        let started = std::time::Instant::now();
+        let result = commit_group(&store, &live, &batches).await;
+        tracing::debug!(
+            batches = batches.len(),
+            events = size,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "group committed"
+        );
         match result {
             Ok(outcomes) => {
+                logged += outcomes.iter().map(|o| o.accepted).sum::<u64>();
                 let mut answers = Vec::with_capacity(group.len());
                 let mut committed = Vec::with_capacity(group.len());
                 for (job, outcome) in group.into_iter().zip(outcomes) {
@@ -131,5 +234,11 @@ async fn run_worker(
                 }
             }
         }
+        if logged >= MERGE_ROWS {
+            merge(&store, &mut logged).await;
+        }
+    }
+    if logged > 0 {
+        merge(&store, &mut logged).await;
     }
 }

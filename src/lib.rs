@@ -10,8 +10,10 @@
 //! - [`retention`]: background deletion of expired events.
 //! - [`http`]: the HTTP API of SPEC §6 (axum) and its OpenAPI document.
 //! - [`config`], [`startup`], [`shutdown`], [`telemetry`]: running `serve`.
+//! - [`bench`]: `replywatch bench ingest`, the ingestion benchmark.
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod domain;

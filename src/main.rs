@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use replywatch::cli::{
-    Cli, Command, run_analyze, run_generate, run_ingest, run_migrate, run_serve,
+    BenchCommand, Cli, Command, run_analyze, run_generate, run_ingest, run_migrate, run_serve,
 };
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,6 +16,9 @@ fn main() -> ExitCode {
             &mut std::io::stdout().lock(),
             &mut std::io::stderr(),
         ),
+        Command::Bench(BenchCommand::Ingest(args)) => {
+            replywatch::bench::run_bench_ingest(args, &mut std::io::stdout().lock())
+        }
         Command::Serve(config) => run_serve(config.clone()),
         Command::Generate(args) => run_generate(args),
         Command::Migrate(args) => run_migrate(args, &mut std::io::stdout().lock()),

@@ -225,20 +225,36 @@ impl EventSet {
             .map(|&i| i as usize)
     }
 
+    /// Duplicate or conflict of the held event `i`, which has `event`'s key.
+    fn compare(&self, i: usize, event: &MessageEvent) -> Insert {
+        let kept = &self.events[i];
+        let same = kept.at == event.at
+            && kept.from == event.from
+            && self.conversation_id(kept.conversation) == &event.conversation
+            && self.agent(kept.agent) == event.agent.as_ref();
+        match same {
+            true => Insert::Duplicate,
+            false => Insert::Conflict,
+        }
+    }
+
+    /// What [`EventSet::insert`] would do with `event`, without doing it.
+    pub fn probe(&self, event: &MessageEvent) -> Insert {
+        let stream = self
+            .stream_index
+            .get(event.account.as_str())
+            .and_then(|m| m.get(event.channel.as_str()));
+        match stream.and_then(|&s| self.find(s, event.id.as_str())) {
+            Some(i) => self.compare(i, event),
+            None => Insert::New,
+        }
+    }
+
     /// Adds an event unless its (`account`, `channel`, `id`) is already held.
     pub fn insert(&mut self, event: MessageEvent) -> Insert {
         let stream = self.intern_stream(&event.account, &event.channel);
         if let Some(i) = self.find(stream, event.id.as_str()) {
-            let kept = &self.events[i];
-            let same = kept.at == event.at
-                && kept.from == event.from
-                && self.conversation_id(kept.conversation) == &event.conversation
-                && self.agent(kept.agent) == event.agent.as_ref();
-            return if same {
-                Insert::Duplicate
-            } else {
-                Insert::Conflict
-            };
+            return self.compare(i, &event);
         }
         let conversation = self.intern_conversation(stream, &event.conversation);
         let agent = self.intern_agent(event.agent.as_ref());
@@ -282,6 +298,19 @@ mod tests {
         set.insert(first.clone());
         assert_eq!(set.insert(second), Insert::Conflict);
         assert_eq!(set.event(0), first);
+    }
+
+    #[test]
+    fn probe_tells_what_insert_would_do_without_inserting() {
+        let mut set = EventSet::new();
+        let first = ev("c1", Sender::Customer, 0);
+        let mut other = first.clone();
+        other.from = Sender::Agent;
+        assert_eq!(set.probe(&first), Insert::New);
+        assert!(set.is_empty());
+        set.insert(first.clone());
+        assert_eq!(set.probe(&first), Insert::Duplicate);
+        assert_eq!(set.probe(&other), Insert::Conflict);
     }
 
     #[test]

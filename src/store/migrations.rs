@@ -13,12 +13,26 @@ pub struct Migration {
     pub postgres: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "events",
-    sqlite: include_str!("../../migrations/sqlite/0001_events.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_events.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events",
+        sqlite: include_str!("../../migrations/sqlite/0001_events.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_events.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "events_without_rowid",
+        sqlite: include_str!("../../migrations/sqlite/0002_events_without_rowid.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_events_without_rowid.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "ingest_log",
+        sqlite: include_str!("../../migrations/sqlite/0003_ingest_log.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_ingest_log.sql"),
+    },
+];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS replywatch_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at_us BIGINT NOT NULL)";

@@ -96,20 +96,51 @@ fn key_of(r: &Row) -> Key {
     (r.0.clone(), r.1.clone(), r.2.clone())
 }
 
-/// `INSERT INTO events … VALUES` with one bound tuple per row of `chunk`.
+/// A row to bind, borrowed: (account, channel, id, conversation, sender, at_us, agent).
+type RowRef<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    i64,
+    Option<&'a str>,
+);
+
+fn row_ref(r: &Row) -> RowRef<'_> {
+    (&r.0, &r.1, &r.2, &r.3, &r.4, r.5, r.6.as_deref())
+}
+
+fn event_row_ref(e: &MessageEvent) -> RowRef<'_> {
+    (
+        e.account.as_str(),
+        e.channel.as_str(),
+        e.id.as_str(),
+        e.conversation.as_str(),
+        e.from.as_str(),
+        e.at.unix_micros(),
+        e.agent.as_ref().map(|a| a.as_str()),
+    )
+}
+
+/// `INSERT INTO $table … VALUES` with one bound tuple per [`RowRef`] of `chunk`.
 macro_rules! insert_statement {
-    ($db:ty, $chunk:expr) => {{
-        let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-            "INSERT INTO events (account, channel, id, conversation, sender, at_us, agent) ",
-        );
-        qb.push_values($chunk, |mut b, r: &Row| {
-            b.push_bind(&r.0)
-                .push_bind(&r.1)
-                .push_bind(&r.2)
-                .push_bind(&r.3)
-                .push_bind(&r.4)
+    ($db:ty, $chunk:expr) => {
+        insert_statement!($db, "events", $chunk)
+    };
+    ($db:ty, $table:expr, $chunk:expr) => {{
+        let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!(
+            "INSERT INTO {} (account, channel, id, conversation, sender, at_us, agent) ",
+            $table
+        ));
+        qb.push_values($chunk, |mut b, r: RowRef| {
+            b.push_bind(r.0)
+                .push_bind(r.1)
+                .push_bind(r.2)
+                .push_bind(r.3)
+                .push_bind(r.4)
                 .push_bind(r.5)
-                .push_bind(&r.6);
+                .push_bind(r.6);
         });
         qb
     }};
@@ -122,7 +153,7 @@ macro_rules! insert_rows {
         let mut tx = $pool.begin().await.context("starting a transaction")?;
         let mut existing: Vec<Row> = Vec::new();
         for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
-            let mut qb = insert_statement!($db, chunk);
+            let mut qb = insert_statement!($db, chunk.iter().map(row_ref));
             qb.push(" ON CONFLICT DO NOTHING RETURNING account, channel, id");
             let inserted: Vec<Key> = qb.build_query_as().fetch_all(&mut *tx).await.context("inserting events")?;
             if inserted.len() == chunk.len() {
@@ -144,18 +175,32 @@ macro_rules! insert_rows {
     }};
 }
 
-/// A plain multi-row INSERT of `rows` in one transaction (benchmark baseline).
-macro_rules! insert_plain_rows {
-    ($pool:expr, $db:ty, $rows:expr) => {{
+/// Inserts `events` in one transaction with `suffix` after each multi-row
+/// INSERT, and returns the rows affected. The transaction commits when
+/// `commit_if(affected)` holds and rolls back otherwise.
+macro_rules! insert_events_tx {
+    ($pool:expr, $db:ty, $events:expr, $suffix:expr, $commit_if:expr) => {
+        insert_events_tx!($pool, $db, "events", $events, $suffix, $commit_if)
+    };
+    ($pool:expr, $db:ty, $table:expr, $events:expr, $suffix:expr, $commit_if:expr) => {{
         let mut tx = $pool.begin().await.context("starting a transaction")?;
-        for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
-            let mut qb = insert_statement!($db, chunk);
-            qb.build()
+        let mut affected = 0u64;
+        for chunk in $events.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = insert_statement!($db, $table, chunk.iter().map(|e| event_row_ref(e)));
+            qb.push($suffix);
+            affected += qb
+                .build()
                 .execute(&mut *tx)
                 .await
-                .context("inserting events")?;
+                .context("inserting events")?
+                .rows_affected();
         }
-        tx.commit().await.context("committing events")?;
+        if $commit_if(affected) {
+            tx.commit().await.context("committing events")?;
+        } else {
+            tx.rollback().await.context("rolling back")?;
+        }
+        affected
     }};
 }
 
@@ -195,7 +240,15 @@ impl Store {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // 64 MiB of page cache per connection: the key index of a
+                // large store stays in memory, so inserts seldom read pages.
+                .pragma("cache_size", "-262144")
+                // Checkpoint the WAL every ~64 MiB instead of every 4 MiB: a
+                // page rewritten by many small commits is copied back once.
+                .pragma("wal_autocheckpoint", "16384")
+                // Merging the ingestion log sorts it: in memory, not in a temp file.
+                .pragma("temp_store", "memory");
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(opts)
@@ -282,12 +335,62 @@ impl Store {
     /// multi-row INSERT in one transaction, no conflict handling, no
     /// RETURNING. Fails on a key that is already stored.
     pub async fn insert_plain(&self, events: &[MessageEvent]) -> anyhow::Result<()> {
-        let rows: Vec<Row> = events.iter().map(row_of).collect();
+        let all = |_| true;
         match self {
-            Store::Sqlite(pool) => insert_plain_rows!(pool, Sqlite, rows),
-            Store::Postgres(pool) => insert_plain_rows!(pool, Postgres, rows),
-        }
+            Store::Sqlite(pool) => insert_events_tx!(pool, Sqlite, events, "", all),
+            Store::Postgres(pool) => insert_events_tx!(pool, Postgres, events, "", all),
+        };
         Ok(())
+    }
+
+    /// The ingestion worker's fast path: durably stores `events`, which the
+    /// caller (the only writer) has found new and distinct.
+    ///
+    /// SQLite appends them to the ingestion log: a small commit there writes
+    /// only the log's last pages, where a direct insert would rewrite a page
+    /// of the key index per event; [`Store::merge_log`] moves them into
+    /// `events` in large sorted transactions. PostgreSQL inserts into
+    /// `events` directly; when some key is already there (another writer),
+    /// it rolls back and returns false, and the caller falls back to
+    /// [`Store::insert_batches`], which classifies each event itself.
+    pub async fn store_new(&self, events: &[&MessageEvent]) -> anyhow::Result<bool> {
+        let n = events.len() as u64;
+        let all_new = |affected: u64| affected == n;
+        match self {
+            Store::Sqlite(pool) => {
+                insert_events_tx!(pool, Sqlite, "ingest_log", events, "", |_| true);
+                Ok(true)
+            }
+            Store::Postgres(pool) => {
+                let affected =
+                    insert_events_tx!(pool, Postgres, events, " ON CONFLICT DO NOTHING", all_new);
+                Ok(all_new(affected))
+            }
+        }
+    }
+
+    /// Moves the ingestion log into `events` in one transaction, in key
+    /// order (sequential B-tree writes); the first stored version of a key
+    /// wins. Returns the rows moved. A no-op on PostgreSQL.
+    pub async fn merge_log(&self) -> anyhow::Result<u64> {
+        let Store::Sqlite(pool) = self else {
+            return Ok(0);
+        };
+        let mut tx = pool.begin().await.context("starting a transaction")?;
+        let moved = sqlx::query(
+            "INSERT INTO events (account, channel, id, conversation, sender, at_us, agent) \
+             SELECT account, channel, id, conversation, sender, at_us, agent FROM ingest_log \
+             WHERE true ORDER BY account, channel, id, seq ON CONFLICT DO NOTHING",
+        )
+        .execute(&mut *tx)
+        .await
+        .context("moving the ingestion log into events")?;
+        sqlx::query("DELETE FROM ingest_log")
+            .execute(&mut *tx)
+            .await
+            .context("emptying the ingestion log")?;
+        tx.commit().await.context("committing the merge")?;
+        Ok(moved.rows_affected())
     }
 
     /// Deletes at most `limit` events with `at < cutoff` in one short
@@ -299,24 +402,46 @@ impl Store {
         limit: i64,
     ) -> anyhow::Result<Vec<(String, String, String)>> {
         let done = match self {
-            Store::Sqlite(pool) => sqlx::query_as(
-                "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE at_us < ? LIMIT ?) \
+            Store::Sqlite(pool) => {
+                sqlx::query_as(
+                    "DELETE FROM events WHERE (account, channel, id) IN \
+                 (SELECT account, channel, id FROM events WHERE at_us < ? LIMIT ?) \
                  RETURNING account, channel, id",
-            )
-            .bind(cutoff.unix_micros())
-            .bind(limit)
-            .fetch_all(pool)
-            .await,
-            Store::Postgres(pool) => sqlx::query_as(
-                "DELETE FROM events WHERE ctid IN (SELECT ctid FROM events WHERE at_us < $1 LIMIT $2) \
+                )
+                .bind(cutoff.unix_micros())
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+            }
+            Store::Postgres(pool) => {
+                sqlx::query_as(
+                    "DELETE FROM events WHERE (account, channel, id) IN \
+                 (SELECT account, channel, id FROM events WHERE at_us < $1 LIMIT $2) \
                  RETURNING account, channel, id",
-            )
-            .bind(cutoff.unix_micros())
-            .bind(limit)
-            .fetch_all(pool)
-            .await,
+                )
+                .bind(cutoff.unix_micros())
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+            }
         };
         done.context("deleting expired events")
+    }
+
+    /// Runs one administrative statement (e.g. CREATE DATABASE) outside a
+    /// transaction. For benchmarks and tests; never with user input.
+    pub async fn execute_admin(&self, sql: &str) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(pool) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(pool)
+                .await
+                .map(drop),
+            Store::Postgres(pool) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(pool)
+                .await
+                .map(drop),
+        }
+        .with_context(|| format!("running {sql}"))
     }
 
     /// Whether the database answers.
@@ -330,6 +455,7 @@ impl Store {
 
     /// Loads every stored event into an [`EventSet`].
     pub async fn load_events(&self) -> anyhow::Result<EventSet> {
+        self.merge_log().await?;
         let mut set = EventSet::with_capacity(self.count_events().await? as usize);
         let mut after: Option<Key> = None;
         loop {
@@ -352,9 +478,11 @@ impl Store {
     pub async fn count_events(&self) -> anyhow::Result<u64> {
         let n: i64 = match self {
             Store::Sqlite(pool) => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM events")
-                    .fetch_one(pool)
-                    .await
+                sqlx::query_scalar(
+                    "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM ingest_log)",
+                )
+                .fetch_one(pool)
+                .await
             }
             Store::Postgres(pool) => {
                 sqlx::query_scalar("SELECT COUNT(*) FROM events")

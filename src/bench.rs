@@ -1,0 +1,299 @@
+//! `replywatch bench ingest`: the ingestion benchmark of issue 4. It builds
+//! distinct synthetic events, stores them once with a plain multi-row
+//! INSERT in one transaction (the raw speed of the database), then once
+//! through a real `serve` on loopback with concurrent HTTP clients posting
+//! batches, and prints events/s, the time to 202 (p50/p99/max) and the ratio.
+//! Each phase gets a fresh database: SQLite files in a temp dir, or
+//! PostgreSQL databases created and dropped on the given server.
+
+use crate::config::{Retention, ServeConfig};
+use crate::domain::{EventSet, MessageEvent};
+use crate::generate::{GenerateOptions, generate};
+use crate::ndjson::{OnInvalid, read_into};
+use crate::startup::Application;
+use crate::store::Store;
+use anyhow::{Context, bail};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchIngestArgs {
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    pub backend: Backend,
+    /// PostgreSQL server to create the benchmark databases on (`--backend postgres`).
+    #[arg(
+        long,
+        env = "REPLYWATCH_BENCH_POSTGRES",
+        default_value = "postgres://root@127.0.0.1:5432/test"
+    )]
+    pub postgres_url: String,
+    /// Distinct events to store in each phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// Events per HTTP request.
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Distinct synthetic events, in generation order.
+fn distinct_events(n: usize, seed: u64) -> anyhow::Result<Vec<MessageEvent>> {
+    let mut ndjson = Vec::new();
+    let opts = GenerateOptions {
+        events: (n + n / 10 + 100) as u64,
+        seed,
+        accounts: 0,
+        end: chrono::Utc::now(),
+        days: 30,
+    };
+    generate(&opts, &mut ndjson, |_| {})?;
+    let mut set = EventSet::new();
+    read_into(&ndjson[..], &mut set, OnInvalid::Fail, |_| {})?;
+    if set.len() < n {
+        bail!("the generator gave only {} distinct events", set.len());
+    }
+    Ok((0..n).map(|i| set.event(i)).collect())
+}
+
+/// A fresh, empty database for one phase, and how to remove it.
+struct Scratch {
+    url: String,
+    drop: Option<(String, String)>,
+    _dir: Option<TempDir>,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn scratch(args: &BenchIngestArgs, name: &str) -> anyhow::Result<Scratch> {
+    match args.backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir()
+                .join(format!("replywatch-bench-{}-{name}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let url = format!("sqlite://{}", dir.join("bench.db").display());
+            Ok(Scratch {
+                url,
+                drop: None,
+                _dir: Some(TempDir(dir)),
+            })
+        }
+        Backend::Postgres => {
+            let db = format!("replywatch_bench_{name}_{}", std::process::id());
+            let admin = Store::connect(&args.postgres_url).await?;
+            admin
+                .execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .await?;
+            admin
+                .execute_admin(&format!("CREATE DATABASE {db}"))
+                .await?;
+            admin.close().await;
+            let base = args
+                .postgres_url
+                .rsplit_once('/')
+                .map_or(args.postgres_url.as_str(), |(b, _)| b);
+            Ok(Scratch {
+                url: format!("{base}/{db}"),
+                drop: Some((args.postgres_url.clone(), db)),
+                _dir: None,
+            })
+        }
+    }
+}
+
+impl Scratch {
+    async fn remove(self) -> anyhow::Result<()> {
+        if let Some((admin_url, db)) = &self.drop {
+            let admin = Store::connect(admin_url).await?;
+            admin
+                .execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .await?;
+            admin.close().await;
+        }
+        Ok(())
+    }
+}
+
+/// Time to store `events` with a plain multi-row INSERT in one transaction.
+async fn raw_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::Result<Duration> {
+    let db = scratch(args, "raw").await?;
+    let store = Store::connect(&db.url).await?;
+    store.migrate().await?;
+    let t = Instant::now();
+    store.insert_plain(events).await?;
+    let took = t.elapsed();
+    anyhow::ensure!(
+        store.count_events().await? == events.len() as u64,
+        "raw insert lost rows"
+    );
+    store.close().await;
+    db.remove().await?;
+    Ok(took)
+}
+
+struct HttpResult {
+    took: Duration,
+    latencies: Vec<Duration>,
+}
+
+/// Time to store `events` through `serve` with `clients` concurrent clients.
+async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::Result<HttpResult> {
+    let db = scratch(args, "http").await?;
+    let mut config = ServeConfig::for_tests(&db.url);
+    config.retention = Retention::Off;
+    let app = Application::build(config).await?;
+    let addr = app.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/v1/events");
+    // Wait until ready.
+    for _ in 0..200 {
+        let r = client.get(format!("http://{addr}/readyz")).send().await;
+        if r.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Bodies are built before the clock starts: the client must not be the bottleneck.
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        events
+            .chunks(args.batch.max(1))
+            .map(|chunk| {
+                let mut body = Vec::with_capacity(chunk.len() * 180);
+                for e in chunk {
+                    serde_json::to_writer(&mut body, &e.to_json()).expect("serialising to memory");
+                    body.push(b'\n');
+                }
+                body
+            })
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients.max(1) {
+        let (client, url, bodies, next) =
+            (client.clone(), url.clone(), bodies.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                loop {
+                    let sent = Instant::now();
+                    let r = client
+                        .post(&url)
+                        .header("content-type", "application/x-ndjson")
+                        .body(body.clone())
+                        .send()
+                        .await?;
+                    let status = r.status();
+                    let _ = r.bytes().await?;
+                    match status.as_u16() {
+                        202 => {
+                            latencies.push(sent.elapsed());
+                            break;
+                        }
+                        503 => tokio::time::sleep(Duration::from_millis(50)).await,
+                        s => bail!("POST /v1/events answered {s}"),
+                    }
+                }
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.context("client task")??);
+    }
+    // The clock stops when the server has shut down: every event is then in
+    // `events` (SQLite's ingestion log merged), not merely acknowledged.
+    let _ = stop_tx.send(());
+    server.await.context("server task")??;
+    let took = t.elapsed();
+    let store = Store::connect(&db.url).await?;
+    let stored = store.count_events().await?;
+    store.close().await;
+    db.remove().await?;
+    anyhow::ensure!(
+        stored == events.len() as u64,
+        "stored {stored} of {} events",
+        events.len()
+    );
+    Ok(HttpResult { took, latencies })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Runs both phases and prints the figures.
+pub fn run_bench_ingest(
+    args: &BenchIngestArgs,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    crate::telemetry::init();
+    let events = distinct_events(args.events, args.seed)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let raw = rt.block_on(raw_phase(args, &events))?;
+    let http = rt.block_on(http_phase(args, &events))?;
+    let mut lat = http.latencies;
+    lat.sort();
+    let n = events.len() as f64;
+    let raw_rate = n / raw.as_secs_f64();
+    let http_rate = n / http.took.as_secs_f64();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    writeln!(
+        out,
+        "backend: {:?}; {} distinct events; batches of {}; {} clients",
+        args.backend,
+        events.len(),
+        args.batch,
+        args.clients
+    )?;
+    writeln!(
+        out,
+        "raw bulk insert (one transaction, plain multi-row INSERT): {:.2} s, {raw_rate:.0} events/s",
+        raw.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "HTTP POST /v1/events, 202 after durable group commit (until all merged and the server stopped): {:.2} s, {http_rate:.0} events/s",
+        http.took.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "time to 202 over {} requests: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        lat.len(),
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().copied().unwrap_or_default())
+    )?;
+    writeln!(out, "ratio HTTP / raw: {:.2}", http_rate / raw_rate)?;
+    Ok(())
+}
