@@ -1,0 +1,12 @@
+//! The HTTP API (SPEC §6) against a real `serve`: in-process on port 0 over
+//! a fresh SQLite file or PostgreSQL database per test, and as a separate
+//! process for the crash and shutdown tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+#[path = "../common/mod.rs"]
+mod common;
+mod helpers;
+
+mod events;
+mod reliability;
+mod stats;

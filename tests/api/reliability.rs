@@ -1,0 +1,247 @@
+//! Crash and shutdown: `replywatch serve` as its own process, killed with
+//! SIGKILL or stopped with SIGTERM while clients stream batches. Every
+//! batch that got a 202 must be stored, and the figures after a restart
+//! must equal `analyze` over what is stored.
+
+use crate::helpers::{Backend, TestDb, generated};
+use replywatch::domain::{AnalyzeOptions, EventSet, MessageEvent, analyze, parse_rfc3339};
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_server(db: &TestDb, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_replywatch"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", &db.url, "--retention", "off"])
+        .env_remove("REPLYWATCH_API_TOKEN")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting replywatch serve")
+}
+
+async fn wait_ready(client: &reqwest::Client, port: u16) {
+    for _ in 0..400 {
+        let r = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+/// Clients that post `batches` (each client its own share) until the
+/// server goes away; returns the indexes of the batches that got a 202.
+fn stream(
+    port: u16,
+    batches: Arc<Vec<String>>,
+    clients: usize,
+) -> Vec<tokio::task::JoinHandle<Vec<usize>>> {
+    (0..clients)
+        .map(|c| {
+            let batches = batches.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut acked = Vec::new();
+                for i in (c..batches.len()).step_by(clients) {
+                    let r = client
+                        .post(format!("http://127.0.0.1:{port}/v1/events"))
+                        .header("content-type", "application/x-ndjson")
+                        .body(batches[i].clone())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status() == 202 => acked.push(i),
+                        Ok(r) if r.status() == 503 => {}
+                        Ok(r) => panic!("unexpected status {}", r.status()),
+                        Err(_) => break, // the server is gone
+                    }
+                }
+                acked
+            })
+        })
+        .collect()
+}
+
+fn batches_of(n: u64, seed: u64) -> Arc<Vec<String>> {
+    Arc::new(
+        generated(n, seed)
+            .chunks(200)
+            .map(|c| c.join("\n"))
+            .collect(),
+    )
+}
+
+/// The stored events, after a clean stop.
+async fn stored_events(db: &TestDb) -> EventSet {
+    let store = db.store().await;
+    let set = store.load_events().await.unwrap();
+    store.close().await;
+    set
+}
+
+fn keys(set: &EventSet) -> HashSet<(String, String, String)> {
+    (0..set.len())
+        .map(|i| {
+            let e = set.event(i);
+            (
+                e.account.to_string(),
+                e.channel.to_string(),
+                e.id.to_string(),
+            )
+        })
+        .collect()
+}
+
+fn events_of(batch: &str) -> Vec<MessageEvent> {
+    batch
+        .lines()
+        .map(|l| MessageEvent::from_json(l.as_bytes()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_batch_and_the_figures_match_analyze() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let port = free_port();
+    let mut server = start_server(&db, port);
+    let client = reqwest::Client::new();
+    wait_ready(&client, port).await;
+
+    let batches = batches_of(400_000, 11);
+    let clients = stream(port, batches.clone(), 4);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    let mut acked = Vec::new();
+    for c in clients {
+        acked.extend(c.await.unwrap());
+    }
+    assert!(
+        !acked.is_empty(),
+        "no batch was acknowledged before the kill"
+    );
+    assert!(
+        acked.len() < batches.len(),
+        "the kill came after the last batch"
+    );
+
+    // Restart on the same file: the figures over HTTP, then a clean stop.
+    let mut server = start_server(&db, port);
+    wait_ready(&client, port).await;
+    let as_of = "2026-11-01T00:00:00Z";
+    let body = client
+        .get(format!(
+            "http://127.0.0.1:{port}/v1/stats?as_of={as_of}&window=10d"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let http: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(server.wait().unwrap().success());
+
+    let stored = stored_events(&db).await;
+    let stored_keys = keys(&stored);
+    for &i in &acked {
+        for e in events_of(&batches[i]) {
+            let key = (
+                e.account.to_string(),
+                e.channel.to_string(),
+                e.id.to_string(),
+            );
+            assert!(
+                stored_keys.contains(&key),
+                "acknowledged event {key:?} of batch {i} is lost"
+            );
+        }
+    }
+    let expected = analyze(
+        &stored,
+        &AnalyzeOptions::new(
+            parse_rfc3339(as_of).unwrap(),
+            replywatch::domain::Micros(10 * 86_400 * 1_000_000),
+        ),
+    );
+    let diffs = crate::common::differences(&http, &serde_json::to_value(&expected).unwrap());
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // Nothing was stored that no client sent: every stored key is in some batch.
+    let sent: HashSet<_> = batches
+        .iter()
+        .flat_map(|b| events_of(b))
+        .map(|e| {
+            (
+                e.account.to_string(),
+                e.channel.to_string(),
+                e.id.to_string(),
+            )
+        })
+        .collect();
+    assert!(stored_keys.is_subset(&sent));
+    eprintln!(
+        "kill -9: {} of {} batches acknowledged, {} events stored",
+        acked.len(),
+        batches.len(),
+        stored.len()
+    );
+    db.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_the_queue_commits_and_exits_0() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let port = free_port();
+    let mut server = start_server(&db, port);
+    let client = reqwest::Client::new();
+    wait_ready(&client, port).await;
+    let batches = batches_of(400_000, 12);
+    let clients = stream(port, batches.clone(), 4);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let status = server.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+    let acked: Arc<Mutex<Vec<usize>>> = Arc::default();
+    for c in clients {
+        acked.lock().unwrap().extend(c.await.unwrap());
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(!acked.is_empty());
+    let stored = stored_events(&db).await;
+    let stored_keys = keys(&stored);
+    let acked_keys: HashSet<_> = acked
+        .iter()
+        .flat_map(|&i| events_of(&batches[i]))
+        .map(|e| {
+            (
+                e.account.to_string(),
+                e.channel.to_string(),
+                e.id.to_string(),
+            )
+        })
+        .collect();
+    assert!(acked_keys.is_subset(&stored_keys));
+    db.remove().await;
+}
