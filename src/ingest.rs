@@ -242,3 +242,63 @@ async fn run_worker(
         merge(&store, &mut logged).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Sender;
+    use crate::domain::test_support::ev;
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_instead_of_growing() {
+        // A queue with room for 2 events whose worker never takes anything.
+        let (jobs, _rx) = mpsc::unbounded_channel();
+        let queue = IngestQueue {
+            jobs,
+            room: Arc::new(Semaphore::new(2)),
+        };
+        let waiting = {
+            let q = queue.clone();
+            tokio::spawn(async move { q.submit(vec![ev("c1", Sender::Customer, 0)]).await })
+        };
+        tokio::task::yield_now().await;
+        while queue.room.available_permits() == 2 {
+            tokio::task::yield_now().await;
+        }
+        let two = vec![ev("c2", Sender::Customer, 0), ev("c3", Sender::Customer, 0)];
+        assert!(matches!(
+            queue.submit(two).await,
+            Err(SubmitError::QueueFull)
+        ));
+        let one = vec![ev("c4", Sender::Customer, 0)];
+        assert!(
+            !matches!(
+                tokio::time::timeout(std::time::Duration::from_millis(50), queue.submit(one)).await,
+                Ok(Err(SubmitError::QueueFull))
+            ),
+            "one more event still fits"
+        );
+        waiting.abort();
+    }
+
+    #[test]
+    fn classify_counts_each_batch_as_if_stored_in_order() {
+        let mut held = EventSet::new();
+        held.insert(ev("c1", Sender::Customer, 0));
+        let mut changed = ev("c1", Sender::Customer, 0);
+        changed.from = Sender::Agent;
+        let a = vec![ev("c1", Sender::Customer, 0), ev("c2", Sender::Customer, 5)];
+        let b = vec![
+            ev("c2", Sender::Customer, 5),
+            changed,
+            ev("c3", Sender::Customer, 9),
+        ];
+        let (outcomes, new) = classify(&held, &[&a, &b]);
+        let counts: Vec<_> = outcomes
+            .iter()
+            .map(|o| (o.accepted, o.duplicates, o.conflicts))
+            .collect();
+        assert_eq!(counts, [(1, 1, 0), (1, 1, 1)]);
+        assert_eq!(new.len(), 2);
+    }
+}

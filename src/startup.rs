@@ -37,6 +37,12 @@ fn load_calendars(config: &ServeConfig) -> anyhow::Result<CalendarBook> {
 
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
+        anyhow::ensure!(
+            config.queue_events >= config.max_batch_events,
+            "--queue-events ({}) must be at least --max-batch-events ({}), or a full batch could never be queued",
+            config.queue_events,
+            config.max_batch_events
+        );
         let calendars = load_calendars(&config)?;
         let store = Store::connect(&config.database_url).await?;
         let applied = store.migrate().await?;

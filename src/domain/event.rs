@@ -273,6 +273,12 @@ fn parse_at(value: Option<JsonValue<'_>>) -> Result<Timestamp, FieldError> {
             "at",
             format!("integer timestamps must be non-negative, got {n}"),
         )),
+        // JSON has one number type: 1730455200.0 is the integer 1730455200
+        // (as JSON Schema's `integer` says); 1730455200.5 is not.
+        Some(JsonValue::Float(x)) if x >= 0.0 && x.fract() == 0.0 && x < 1.8e19 => {
+            from_unix_integer(x as u64)
+                .ok_or_else(|| field_error("at", format!("{x} is out of range")))
+        }
         Some(other) => Err(err(&other)),
     }
 }
@@ -415,6 +421,21 @@ mod tests {
         let e = parse(&with_extra).unwrap();
         assert_eq!(e.from, Sender::Customer);
         assert_eq!(e.agent.unwrap().as_str(), "ayse");
+    }
+
+    #[test]
+    fn an_integral_json_float_is_an_integer_timestamp_and_a_fraction_is_not() {
+        let at = |v: &str| GOOD.replace(r#""2026-11-01T09:00:00Z""#, v);
+        assert_eq!(
+            parse(&at("1730455200.0")).unwrap().at,
+            parse(&at("1730455200")).unwrap().at
+        );
+        assert_eq!(
+            parse(&at("1.7304552e12")).unwrap().at,
+            parse(&at("1730455200000")).unwrap().at
+        );
+        assert!(first_error(&at("1730455200.5")).contains("got 1730455200.5"));
+        assert!(parse(&at("-1.0")).is_err());
     }
 
     #[test]

@@ -7,8 +7,12 @@ use super::stats::{ClockParam, RequestRow, RequestState, RequestsPage};
 use crate::domain::{AgentStats, GroupStats, StatsReport};
 use crate::store::InsertOutcome;
 use axum::Json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 /// A message event as sent (SPEC §1). Anything else in the object is ignored.
 #[derive(ToSchema)]
@@ -45,13 +49,31 @@ pub enum SenderDoc {
 }
 
 /// When it was sent: RFC 3339 with offset, or unix seconds / milliseconds (> 1e11).
-#[derive(ToSchema, serde::Serialize)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub enum AtDoc {
-    Rfc3339(String),
-    Unix(u64),
+pub struct AtDoc;
+
+impl PartialSchema for AtDoc {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    // SPEC §1: > 1e11 means milliseconds; up to the year 9999.
+                    .maximum(Some(253_402_300_799_999u64)),
+            )
+            .description(Some(
+                "RFC 3339 timestamp with offset, or integer unix seconds (milliseconds above 1e11)",
+            ))
+            .into()
+    }
 }
+
+impl ToSchema for AtDoc {}
 
 struct BearerAuth;
 

@@ -31,8 +31,10 @@ pub enum ClockParam {
 #[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// Evaluation instant, RFC 3339 (default: now).
+    #[param(format = DateTime)]
     pub as_of: Option<String>,
     /// Window length: requests opened in [as_of − window, as_of) count, e.g. `24h`, `7d`, `90m` (default 7d).
+    #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
     pub window: Option<String>,
     /// Only this account's groups.
     pub account: Option<String>,
@@ -134,8 +136,10 @@ pub enum RequestState {
 #[into_params(parameter_in = Query)]
 pub struct RequestsQuery {
     /// Evaluation instant, RFC 3339 (default: now).
+    #[param(format = DateTime)]
     pub as_of: Option<String>,
     /// Requests opened in [as_of − window, as_of) (default 7d).
+    #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
     pub window: Option<String>,
     pub account: Option<String>,
     /// A channel; `all` or absent for every channel.
@@ -143,10 +147,12 @@ pub struct RequestsQuery {
     /// `pending` (default) or `answered`.
     pub state: Option<RequestState>,
     /// Only requests whose first reply (answered) or wait so far (pending) is longer than this, e.g. `1h`.
+    #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
     pub breached_after: Option<String>,
     /// Bot messages answer requests too.
     pub bots_count_as_replies: Option<bool>,
     /// At most this many requests (default 100, at most 10000).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<u32>,
 }
 

@@ -8,5 +8,6 @@ mod common;
 mod helpers;
 
 mod events;
+mod fuzz;
 mod reliability;
 mod stats;

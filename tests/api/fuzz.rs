@@ -1,0 +1,26 @@
+//! The OpenAPI document drives schemathesis (from PyPI; `.ci/run` installs
+//! it) against a live server: no 5xx, no response outside the document, no
+//! schema-valid request refused, no invalid one accepted.
+
+use crate::helpers::{Backend, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let seed = std::env::var("REPLYWATCH_FUZZ_SEED").unwrap_or_else(|_| "20261127".into());
+    let run = tokio::process::Command::new("schemathesis")
+        .args(["run", &app.url("/openapi.json")])
+        .args(["--checks", "all", "--max-examples", "150", "--seed", &seed])
+        .args(["--workers", "2", "--no-color"])
+        .output()
+        .await
+        .expect("schemathesis must be installed: pip install schemathesis (.ci/run does it)");
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "schemathesis found problems (seed {seed}):\n{out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.contains("passed"), "{out}");
+    app.finish().await;
+}
