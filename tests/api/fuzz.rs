@@ -11,7 +11,9 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let run = tokio::process::Command::new("schemathesis")
         .args(["run", &app.url("/openapi.json")])
         .args(["--checks", "all", "--max-examples", "150", "--seed", &seed])
-        .args(["--workers", "2", "--no-color"])
+        // One worker: with several, hypothesis (4.x) sometimes fails inside
+        // its own lambda-source cache ("AST constructor recursion depth mismatch").
+        .args(["--workers", "1", "--no-color"])
         .output()
         .await
         .expect("schemathesis must be installed: pip install schemathesis (.ci/run does it)");
