@@ -5,6 +5,7 @@
 //! - [`ndjson`]: reads NDJSON event files into the core, in parallel.
 //! - [`generate`]: realistic synthetic event streams for trials and benchmarks.
 //! - [`store`]: the event store (SQLite by default, PostgreSQL), the only SQL.
+//! - [`engine`]: the streaming metrics engine (per-conversation state, exact figures).
 //! - [`live`]: the service's in-memory events, fed after each commit.
 //! - [`ingest`]: the bounded queue and group-commit ingestion worker.
 //! - [`retention`]: background deletion of expired events.
@@ -17,6 +18,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod generate;
 pub mod http;
 pub mod ingest;

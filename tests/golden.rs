@@ -62,3 +62,47 @@ fn the_comparison_names_the_case_field_that_differs() {
         "{d:?}"
     );
 }
+
+/// The streaming engine, fed each case's events in shuffled batches, gives
+/// the expected figures (STYLE: golden parity for every implementation).
+#[test]
+fn every_golden_case_matches_through_the_engine_fed_in_shuffled_batches() {
+    use replywatch::domain::stats::analyze_windows;
+    use replywatch::domain::{EventSet, MessageEvent, ReplyPolicy};
+    use replywatch::engine::Engine;
+    let mut failures = Vec::new();
+    for case in golden_cases() {
+        let argv = ["replywatch", "analyze", "--input", "events.ndjson"]
+            .into_iter()
+            .map(String::from)
+            .chain(case.args.iter().cloned());
+        let Command::Analyze(args) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!()
+        };
+        let opts = args.options(&case.dir).unwrap();
+        let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
+        let events: Vec<MessageEvent> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| MessageEvent::from_json(l.as_bytes()).unwrap())
+            .collect();
+        for seed in 1..=5 {
+            let shuffled = common::shuffle_keeping_key_order(events.clone(), seed);
+            let policy = ReplyPolicy::operational(opts.bots_count_as_replies);
+            let mut engine = Engine::from_set(EventSet::new(), policy);
+            for batch in shuffled.chunks(1 + seed as usize) {
+                engine.apply(batch.to_vec());
+            }
+            let report = analyze_windows(engine.set(), &opts, &[opts.window], &engine).remove(0);
+            let actual = serde_json::to_value(&report).unwrap();
+            for d in differences(&actual, &case.expected) {
+                failures.push(format!("{} (seed {seed}): {d}", case.name));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "engine mismatches:\n{}",
+        failures.join("\n")
+    );
+}

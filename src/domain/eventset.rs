@@ -252,9 +252,14 @@ impl EventSet {
 
     /// Adds an event unless its (`account`, `channel`, `id`) is already held.
     pub fn insert(&mut self, event: MessageEvent) -> Insert {
+        self.insert_in_stream(event).0
+    }
+
+    /// [`EventSet::insert`], also telling the event's stream.
+    pub fn insert_in_stream(&mut self, event: MessageEvent) -> (Insert, StreamIdx) {
         let stream = self.intern_stream(&event.account, &event.channel);
         if let Some(i) = self.find(stream, event.id.as_str()) {
-            return self.compare(i, &event);
+            return (self.compare(i, &event), stream);
         }
         let conversation = self.intern_conversation(stream, &event.conversation);
         let agent = self.intern_agent(event.agent.as_ref());
@@ -272,7 +277,7 @@ impl EventSet {
             let e = &events[i as usize];
             hasher.hash_one((conversations[e.conversation as usize].0, e.id.as_str()))
         });
-        Insert::New
+        (Insert::New, stream)
     }
 }
 

@@ -25,6 +25,9 @@ pub struct AnalyzeOptions {
     pub by_agent: bool,
     /// Business hours per account; accounts without one keep calendar time.
     pub calendars: CalendarBook,
+    /// When set, accounts outside it are reported together as
+    /// [`OTHER_ACCOUNTS`] (the service's bound on metric series).
+    pub keep_accounts: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl AnalyzeOptions {
@@ -35,6 +38,7 @@ impl AnalyzeOptions {
             bots_count_as_replies: false,
             by_agent: false,
             calendars: CalendarBook::default(),
+            keep_accounts: None,
         }
     }
 }
@@ -367,50 +371,121 @@ impl GroupAcc {
     }
 }
 
+/// Where the requests of a computation come from: the walk over an event
+/// set ([`Walk`], what `analyze` uses) or a cache of already derived
+/// requests (the service's engine). Either way the figures are computed by
+/// the same accumulators below, so they cannot disagree.
+pub trait RequestSource: Sync {
+    /// Folds every request of both views as derived from the events with
+    /// `at < until` (SPEC §3). `add` sees each request once; `merge`
+    /// combines partial accumulators (order-insensitive).
+    fn fold<A: Send>(
+        &self,
+        until: Timestamp,
+        init: impl Fn() -> A + Sync + Send,
+        add: impl Fn(&mut A, View, &Request) + Sync + Send,
+        merge: impl Fn(A, A) -> A + Sync + Send,
+    ) -> A;
+}
+
+/// Requests derived by walking every conversation of an event set.
+pub struct Walk<'a> {
+    pub set: &'a EventSet,
+    pub operational: ReplyPolicy,
+}
+
+impl RequestSource for Walk<'_> {
+    fn fold<A: Send>(
+        &self,
+        until: Timestamp,
+        init: impl Fn() -> A + Sync + Send,
+        add: impl Fn(&mut A, View, &Request) + Sync + Send,
+        merge: impl Fn(A, A) -> A + Sync + Send,
+    ) -> A {
+        fold_requests(self.set, until, self.operational, init, add, merge)
+    }
+}
+
+/// The account name reported for accounts folded by [`AnalyzeOptions::keep_accounts`].
+pub const OTHER_ACCOUNTS: &str = "_other";
+
 /// Computes the SPEC §3 figures of every group over the distinct events of `set`.
 pub fn analyze(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
-    let window_start = opts.as_of.minus(opts.window);
+    let walk = Walk {
+        set,
+        operational: ReplyPolicy::operational(opts.bots_count_as_replies),
+    };
+    let mut reports = analyze_windows(set, opts, &[opts.window], &walk);
+    reports
+        .pop()
+        .unwrap_or_else(|| unreachable!("one window gives one report"))
+}
 
+/// The figures at `opts.as_of` for several windows at once (one pass over
+/// the requests), one report per window in the order given; `opts.window`
+/// is ignored. `set` names the streams, conversations and agents of the
+/// requests `source` folds.
+pub fn analyze_windows(
+    set: &EventSet,
+    opts: &AnalyzeOptions,
+    windows: &[Micros],
+    source: &impl RequestSource,
+) -> Vec<StatsReport> {
     // Each stream feeds its own group and its account's "all" group.
-    let mut account_group: HashMap<&str, usize> = HashMap::new();
-    let mut keys: Vec<(&str, &str)> = Vec::new();
+    let account_name = |a: &'_ str| -> String {
+        match &opts.keep_accounts {
+            Some(keep) if !keep.contains(a) => OTHER_ACCOUNTS.to_string(),
+            _ => a.to_string(),
+        }
+    };
+    let mut group_index: HashMap<(String, String), usize> = HashMap::new();
+    let mut keys: Vec<(String, String)> = Vec::new();
+    let mut index_of = |account: String, channel: &str| -> usize {
+        *group_index
+            .entry((account.clone(), channel.to_string()))
+            .or_insert_with(|| {
+                keys.push((account, channel.to_string()));
+                keys.len() - 1
+            })
+    };
     let mut stream_groups: Vec<(usize, usize)> = Vec::with_capacity(set.streams().len());
     let mut clocks: Vec<Clock> = Vec::with_capacity(set.streams().len());
     for s in set.streams() {
-        let own = keys.len();
-        keys.push((s.account.as_str(), s.channel.as_str()));
-        let all = *account_group.entry(s.account.as_str()).or_insert_with(|| {
-            keys.push((s.account.as_str(), ALL_CHANNELS));
-            keys.len() - 1
-        });
+        let account = account_name(s.account.as_str());
+        let own = index_of(account.clone(), s.channel.as_str());
+        let all = index_of(account, ALL_CHANNELS);
         stream_groups.push((own, all));
         clocks.push(Clock::for_account(&opts.calendars, s.account.as_str()));
     }
+    let n_groups = keys.len();
+    let starts: Vec<Timestamp> = windows.iter().map(|&w| opts.as_of.minus(w)).collect();
     let add = |accs: &mut Vec<GroupAcc>, view: View, r: &Request| {
-        if r.opened_at < window_start || r.opened_at >= opts.as_of {
+        if r.opened_at >= opts.as_of || starts.iter().all(|&start| r.opened_at < start) {
             return;
         }
         let s = set.stream_of(r.conversation) as usize;
         let (own, all) = stream_groups[s];
-        match view {
-            View::Operational => {
-                let m = Measured::of(r, opts.as_of, clocks[s]);
-                accs[own].add_operational(r, &m, opts.by_agent);
-                accs[all].add_operational(r, &m, opts.by_agent);
+        let m = match view {
+            View::Operational => Measured::of(r, opts.as_of, clocks[s]),
+            // SPEC §3: the badge stays in calendar time.
+            View::Badge => Measured::of(r, opts.as_of, Clock::Calendar),
+        };
+        for (w, &start) in starts.iter().enumerate() {
+            if r.opened_at < start {
+                continue;
             }
-            View::Badge => {
-                // SPEC §3: the badge stays in calendar time.
-                let m = Measured::of(r, opts.as_of, Clock::Calendar);
-                accs[own].add_badge(r, &m);
-                accs[all].add_badge(r, &m);
+            for g in [own, all] {
+                let acc = &mut accs[w * n_groups + g];
+                match view {
+                    View::Operational => acc.add_operational(r, &m, opts.by_agent),
+                    View::Badge => acc.add_badge(r, &m),
+                }
             }
         }
     };
-    let accs = fold_requests(
-        set,
+    let accs = source.fold(
         opts.as_of,
-        ReplyPolicy::operational(opts.bots_count_as_replies),
-        || vec![GroupAcc::default(); keys.len()],
+        || vec![GroupAcc::default(); n_groups * windows.len()],
         add,
         |mut a, b| {
             for (x, y) in a.iter_mut().zip(b) {
@@ -420,27 +495,32 @@ pub fn analyze(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
         },
     );
 
-    let mut groups: Vec<GroupStats> = keys
+    let mut accs = accs.into_iter();
+    windows
         .iter()
-        .zip(accs)
-        // SPEC §3: listed when it has a request in the window in either view.
-        .filter(|(_, acc)| acc.op.requests > 0 || acc.badge.requests > 0)
-        .map(|((account, channel), acc)| {
-            acc.finish(
-                account,
-                channel,
-                set,
-                opts.by_agent,
-                opts.as_of,
-                Clock::for_account(&opts.calendars, account),
-            )
+        .map(|window| {
+            let mut groups: Vec<GroupStats> = keys
+                .iter()
+                .zip(accs.by_ref().take(n_groups))
+                // SPEC §3: listed when it has a request in the window in either view.
+                .filter(|(_, acc)| acc.op.requests > 0 || acc.badge.requests > 0)
+                .map(|((account, channel), acc)| {
+                    acc.finish(
+                        account,
+                        channel,
+                        set,
+                        opts.by_agent,
+                        opts.as_of,
+                        Clock::for_account(&opts.calendars, account),
+                    )
+                })
+                .collect();
+            groups.sort_by(|a, b| group_order((&a.account, &a.channel), (&b.account, &b.channel)));
+            StatsReport {
+                as_of: opts.as_of.to_string(),
+                window_seconds: window.0 / MICROS_PER_SECOND,
+                groups,
+            }
         })
-        .collect();
-    groups.sort_by(|a, b| group_order((&a.account, &a.channel), (&b.account, &b.channel)));
-
-    StatsReport {
-        as_of: opts.as_of.to_string(),
-        window_seconds: opts.window.0 / MICROS_PER_SECOND,
-        groups,
-    }
+        .collect()
 }

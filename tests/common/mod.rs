@@ -111,3 +111,39 @@ fn diff(a: &Value, e: &Value, path: &str, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// `events` in a random order (seeded) that keeps, for each (account,
+/// channel, id), its versions in their original order: arrival order may
+/// change anything but which conflicting version came first.
+pub fn shuffle_keeping_key_order(
+    events: Vec<replywatch::domain::MessageEvent>,
+    seed: u64,
+) -> Vec<replywatch::domain::MessageEvent> {
+    use std::collections::HashMap;
+    let mut rng = replywatch::generate::Rng::new(seed);
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    // Positions each key lands on, then its versions in original order.
+    let key = |e: &replywatch::domain::MessageEvent| {
+        (
+            e.account.to_string(),
+            e.channel.to_string(),
+            e.id.to_string(),
+        )
+    };
+    let mut positions: HashMap<_, Vec<usize>> = HashMap::new();
+    for (pos, &i) in order.iter().enumerate() {
+        positions.entry(key(&events[i])).or_default().push(pos);
+    }
+    let mut out: Vec<Option<replywatch::domain::MessageEvent>> = vec![None; events.len()];
+    let mut next: HashMap<_, usize> = HashMap::new();
+    for e in events {
+        let k = key(&e);
+        let n = next.entry(k.clone()).or_default();
+        out[positions[&k][*n]] = Some(e);
+        *n += 1;
+    }
+    out.into_iter().map(|e| e.unwrap()).collect()
+}
