@@ -53,6 +53,23 @@ pub struct ServeConfig {
     /// How often retention runs.
     #[arg(long, env = "REPLYWATCH_RETENTION_INTERVAL", default_value = "1h", value_parser = parse_window)]
     pub retention_interval: Micros,
+    /// Windows of the windowed gauges of /metrics (comma-separated).
+    #[arg(
+        long,
+        env = "REPLYWATCH_METRICS_WINDOWS",
+        value_delimiter = ',',
+        default_value = "1h,24h,7d,30d"
+    )]
+    pub metrics_windows: Vec<crate::metrics::MetricWindow>,
+    /// Most accounts with their own /metrics series; the least busy beyond it are reported as account="_other".
+    #[arg(long, env = "REPLYWATCH_MAX_SERIES_ACCOUNTS", default_value_t = 10_000)]
+    pub max_series_accounts: usize,
+    /// When set, GET /metrics needs `Authorization: Bearer <token>` (its own token, SPEC §6).
+    #[arg(long, env = "REPLYWATCH_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Bot messages answer requests in the operational figures of /metrics (the badge always counts them).
+    #[arg(long, env = "REPLYWATCH_BOTS_COUNT_AS_REPLIES")]
+    pub bots_count_as_replies: bool,
     /// Business hours per account (JSON, SPEC §3), used by `/v1/stats?clock=business`.
     #[arg(long, env = "REPLYWATCH_CALENDAR", value_name = "FILE")]
     pub calendar: Option<PathBuf>,
@@ -86,6 +103,13 @@ impl ServeConfig {
             retention: Retention::Off,
             retention_interval: Micros(3_600_000_000),
             calendar: None,
+            metrics_windows: ["1h", "24h", "7d", "30d"]
+                .iter()
+                .filter_map(|w| w.parse().ok())
+                .collect(),
+            max_series_accounts: 10_000,
+            metrics_token: None,
+            bots_count_as_replies: false,
         }
     }
 }

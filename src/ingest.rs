@@ -7,6 +7,7 @@
 
 use crate::domain::{EventSet, Insert, MessageEvent};
 use crate::live::LiveState;
+use crate::metrics::Metrics;
 use crate::store::{InsertOutcome, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,12 +48,13 @@ impl IngestQueue {
     pub fn start(
         store: Store,
         live: Arc<LiveState>,
+        metrics: Arc<Metrics>,
         queue_events: usize,
         group_events: usize,
     ) -> (IngestQueue, JoinHandle<()>) {
         let (jobs, rx) = mpsc::unbounded_channel();
         let room = Arc::new(Semaphore::new(queue_events.min(Semaphore::MAX_PERMITS)));
-        let worker = tokio::spawn(run_worker(store, live, rx, group_events.max(1)));
+        let worker = tokio::spawn(run_worker(store, live, metrics, rx, group_events.max(1)));
         (IngestQueue { jobs, room }, worker)
     }
 
@@ -122,7 +124,7 @@ async fn commit_group(
     live: &LiveState,
     batches: &[&[MessageEvent]],
 ) -> anyhow::Result<Vec<InsertOutcome>> {
-    let (outcomes, new) = live.read(|set| classify(set, batches));
+    let (outcomes, new) = live.read(|engine| classify(engine.set(), batches));
     if store.store_new(&new).await? {
         return Ok(outcomes);
     }
@@ -165,6 +167,7 @@ async fn merge(store: &Store, logged: &mut u64) {
 async fn run_worker(
     store: Store,
     live: Arc<LiveState>,
+    metrics: Arc<Metrics>,
     mut rx: mpsc::UnboundedReceiver<Job>,
     group_events: usize,
 ) {
@@ -211,8 +214,11 @@ async fn run_worker(
                 }
                 // Readers see the events before the client hears "stored":
                 // a GET after a 202 always includes them.
-                let live = live.clone();
-                let applied = tokio::task::spawn_blocking(move || live.apply(committed)).await;
+                let (live, metrics) = (live.clone(), metrics.clone());
+                let applied = tokio::task::spawn_blocking(move || {
+                    live.apply(committed, |engine, applied| metrics.record(engine, applied))
+                })
+                .await;
                 if let Err(e) = applied {
                     tracing::error!(error = %e, "updating the live state failed");
                 }

@@ -6,6 +6,7 @@
 //! - [`generate`]: realistic synthetic event streams for trials and benchmarks.
 //! - [`store`]: the event store (SQLite by default, PostgreSQL), the only SQL.
 //! - [`engine`]: the streaming metrics engine (per-conversation state, exact figures).
+//! - [`metrics`]: Prometheus exposition of SPEC §5.
 //! - [`live`]: the service's in-memory events, fed after each commit.
 //! - [`ingest`]: the bounded queue and group-commit ingestion worker.
 //! - [`retention`]: background deletion of expired events.
@@ -23,6 +24,7 @@ pub mod generate;
 pub mod http;
 pub mod ingest;
 pub mod live;
+pub mod metrics;
 pub mod ndjson;
 pub mod retention;
 pub mod shutdown;

@@ -4,10 +4,12 @@
 //! the stop signal stops accepting, drains the queue, commits and closes.
 
 use crate::config::{Retention, ServeConfig};
-use crate::domain::CalendarBook;
+use crate::domain::{CalendarBook, ReplyPolicy};
+use crate::engine::Engine;
 use crate::http::{AppState, router};
 use crate::ingest::IngestQueue;
 use crate::live::LiveState;
+use crate::metrics::Metrics;
 use crate::retention;
 use crate::store::Store;
 use anyhow::Context;
@@ -52,12 +54,22 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
-        let live = Arc::new(LiveState::new());
+        let policy = ReplyPolicy::operational(config.bots_count_as_replies);
+        let live = Arc::new(LiveState::new(policy));
+        let metrics = Arc::new(Metrics::new(
+            config.metrics_windows.clone(),
+            config.max_series_accounts,
+        )?);
         let (ingest, worker) = IngestQueue::start(
             store.clone(),
             live.clone(),
+            metrics.clone(),
             config.queue_events,
             config.group_events,
+        );
+        anyhow::ensure!(
+            !config.metrics_windows.is_empty(),
+            "--metrics-windows needs at least one window"
         );
         let mut background = vec![tokio::spawn(load_live_state(store.clone(), live.clone()))];
         if let Retention::Keep(keep) = config.retention {
@@ -75,6 +87,7 @@ impl Application {
             live,
             ingest,
             calendars: Arc::new(calendars),
+            metrics,
         };
         Ok(Application {
             listener,
@@ -127,7 +140,19 @@ async fn load_live_state(store: Store, live: Arc<LiveState>) {
         match store.load_events().await {
             Ok(set) => {
                 let events = set.len();
-                live.load(set);
+                let policy = live.policy();
+                let engine = match tokio::task::spawn_blocking(move || {
+                    Engine::from_set(set, policy)
+                })
+                .await
+                {
+                    Ok(engine) => engine,
+                    Err(e) => {
+                        tracing::error!(error = %e, "building the engine failed");
+                        return;
+                    }
+                };
+                live.load(engine);
                 tracing::info!(
                     events,
                     seconds = started.elapsed().as_secs_f64(),

@@ -16,14 +16,27 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Middleware: lets the request through when no token is configured or the
-/// right one is presented.
+/// Middleware of `/v1`: lets the request through when no API token is
+/// configured or the right one is presented.
 pub async fn require_token(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(token) = state.config.api_token.as_deref() else {
+    check(state.config.api_token.as_deref(), request, next).await
+}
+
+/// Middleware of `/metrics`, which has its own token (SPEC §6).
+pub async fn require_metrics_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    check(state.config.metrics_token.as_deref(), request, next).await
+}
+
+async fn check(token: Option<&str>, request: Request, next: Next) -> Response {
+    let Some(token) = token else {
         return next.run(request).await;
     };
     let presented = request

@@ -188,6 +188,29 @@ pub async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<InsertOutcome>)> {
+    let result = store_batch(&state, headers, body).await;
+    // SPEC §5: replywatch_events_rejected_total{reason}.
+    match &result {
+        Err(ApiError::BadRequest { details, .. }) => {
+            let bad: std::collections::HashSet<u64> =
+                details.iter().filter_map(|p| p.index).collect();
+            state.metrics.rejected("invalid", (bad.len() as u64).max(1));
+        }
+        Err(ApiError::TooLarge(_)) => state.metrics.rejected("too_large", 1),
+        Err(ApiError::UnsupportedMediaType(_)) => {
+            state.metrics.rejected("unsupported_media_type", 1)
+        }
+        Err(ApiError::Unavailable { .. }) => state.metrics.rejected("unavailable", 1),
+        _ => {}
+    }
+    result
+}
+
+async fn store_batch(
+    state: &AppState,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<InsertOutcome>)> {
     let format = body_format(&headers)?;
     state.require_ready()?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod events;
 mod health;
+mod metrics;
 pub mod openapi;
 mod stats;
 
@@ -28,6 +29,7 @@ pub struct AppState {
     pub live: Arc<LiveState>,
     pub ingest: IngestQueue,
     pub calendars: Arc<CalendarBook>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -55,6 +57,13 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(v1)
+        .route(
+            "/metrics",
+            get(metrics::get_metrics).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_metrics_token,
+            )),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::openapi_json))

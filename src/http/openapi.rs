@@ -99,6 +99,7 @@ impl Modify for BearerAuth {
         super::stats::get_requests,
         super::health::healthz,
         super::health::readyz,
+        super::metrics::get_metrics,
     ),
     components(schemas(
         EventDoc, SenderDoc, AtDoc, InsertOutcome, StatsReport, GroupStats, AgentStats,

@@ -4,10 +4,12 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
+use crate::domain::stats::analyze_windows;
 use crate::domain::{
-    self, AnalyzeOptions, CalendarBook, EventSet, Micros, ReplyPolicy, StatsReport, Timestamp,
+    self, AnalyzeOptions, CalendarBook, Micros, ReplyPolicy, StatsReport, Timestamp,
     derive_requests,
 };
+use crate::engine::Engine;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::Uri;
@@ -78,7 +80,7 @@ fn duration_param(name: &str, value: &str) -> ApiResult<Micros> {
 /// Runs a computation over the live state on the blocking pool.
 async fn compute<R: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce(&EventSet) -> R + Send + 'static,
+    f: impl FnOnce(&Engine) -> R + Send + 'static,
 ) -> ApiResult<R> {
     let live = state.live.clone();
     tokio::task::spawn_blocking(move || live.read(f))
@@ -113,7 +115,15 @@ pub async fn get_stats(State(state): State<AppState>, uri: Uri) -> ApiResult<Jso
         ClockParam::Calendar => CalendarBook::default(),
         ClockParam::Business => state.calendars.as_ref().clone(),
     };
-    let mut report = compute(&state, move |set| domain::analyze(set, &opts)).await?;
+    let mut report = compute(&state, move |engine| {
+        // The engine's cached requests when its view matches the query's
+        // (same accumulators, so the same figures); else a fresh walk.
+        match engine.operational() == ReplyPolicy::operational(opts.bots_count_as_replies) {
+            true => analyze_windows(engine.set(), &opts, &[opts.window], engine).remove(0),
+            false => domain::analyze(engine.set(), &opts),
+        }
+    })
+    .await?;
     report.groups.retain(|g| {
         q.account.as_ref().is_none_or(|a| &g.account == a)
             && q.channel.as_ref().is_none_or(|c| &g.channel == c)
@@ -227,7 +237,8 @@ pub async fn get_requests(
     let policy = ReplyPolicy::operational(q.bots_count_as_replies.unwrap_or(false));
     let channel = q.channel.filter(|c| c != domain::ALL_CHANNELS);
     let account = q.account;
-    let page = compute(&state, move |set| {
+    let page = compute(&state, move |engine| {
+        let set = engine.set();
         let window_start = as_of.minus(window);
         let mut rows: Vec<(Timestamp, RequestRow)> = derive_requests(set, as_of, policy)
             .operational

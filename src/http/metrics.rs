@@ -1,0 +1,37 @@
+//! `GET /metrics`: the Prometheus text exposition (SPEC §5), computed from
+//! the engine at the instant of the scrape, off the async threads.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::Timestamp;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+/// Every metric of SPEC §5 at the instant of the scrape.
+#[utoipa::path(get, path = "/metrics", tag = "metrics",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain"),
+        (status = 401, description = "Missing or wrong metrics token", body = super::error::ErrorBody),
+        (status = 503, description = "State still loading", body = super::error::ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn get_metrics(State(state): State<AppState>) -> Response {
+    if let Err(e) = state.require_ready() {
+        return e.into_response();
+    }
+    let (live, metrics) = (state.live.clone(), state.metrics.clone());
+    let now = Timestamp::from_datetime(chrono::Utc::now());
+    match tokio::task::spawn_blocking(move || live.read(|engine| metrics.render(engine, now))).await
+    {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(e.into()).into_response(),
+    }
+}

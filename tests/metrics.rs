@@ -1,0 +1,252 @@
+//! `/metrics` content (SPEC §5) rendered from the engine at given instants:
+//! names, labels and values equal the core's; undefined gauges are left
+//! out; time alone turns pending requests into decided misses; accounts
+//! beyond the series bound fold into `_other`.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use replywatch::domain::{
+    AnalyzeOptions, EventSet, MessageEvent, Micros, ReplyPolicy, analyze, parse_rfc3339,
+};
+use replywatch::engine::Engine;
+use replywatch::metrics::{MetricWindow, Metrics};
+
+fn ev(account: &str, conversation: &str, id: &str, from: &str, at: &str) -> MessageEvent {
+    MessageEvent::from_json(
+        format!(r#"{{"id":"{id}","account":"{account}","channel":"messenger","conversation":"{conversation}","from":"{from}","at":"{at}"}}"#)
+            .as_bytes(),
+    )
+    .unwrap()
+}
+
+fn windows() -> Vec<MetricWindow> {
+    ["1h", "24h", "7d", "30d"]
+        .iter()
+        .map(|w| w.parse().unwrap())
+        .collect()
+}
+
+/// The value of the sample with exactly these labels, if exported.
+fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{name}{{{labels}}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.parse().unwrap())
+}
+
+fn engine_of(events: Vec<MessageEvent>) -> Engine {
+    let mut engine = Engine::from_set(EventSet::new(), ReplyPolicy::operational(false));
+    engine.apply(events);
+    engine
+}
+
+#[test]
+fn gauges_equal_the_core_at_the_scrape_instant_and_nulls_are_left_out() {
+    let events = vec![
+        ev("acme", "c1", "1", "customer", "2026-11-01T10:00:00Z"),
+        ev("acme", "c1", "2", "agent", "2026-11-01T10:10:00Z"),
+        ev("acme", "c2", "3", "customer", "2026-11-01T11:00:00Z"),
+        ev("acme", "c2", "4", "bot", "2026-11-01T11:01:00Z"),
+        ev("idle", "c9", "5", "customer", "2026-11-01T11:30:00Z"),
+    ];
+    let engine = engine_of(events.clone());
+    let metrics = Metrics::new(windows(), 100).unwrap();
+    let now = parse_rfc3339("2026-11-01T12:00:00Z").unwrap();
+    let text = metrics.render(&engine, now);
+    let core = analyze(
+        &EventSet::from_events(events),
+        &AnalyzeOptions::new(now, Micros(7 * 86_400_000_000)),
+    );
+    let acme = core
+        .groups
+        .iter()
+        .find(|g| g.account == "acme" && g.channel == "all")
+        .unwrap();
+    let l = r#"account="acme",channel="all",window="7d""#;
+    assert_eq!(
+        sample(&text, "replywatch_requests", l),
+        Some(acme.requests as f64)
+    );
+    assert_eq!(
+        sample(&text, "replywatch_first_reply_median_seconds", l),
+        acme.median_first_reply_seconds
+    );
+    assert_eq!(
+        sample(&text, "replywatch_hit_ratio", &format!("{l},within=\"1h\"")),
+        acme.hit_ratio_1h
+    );
+    let b = r#"account="acme",channel="all""#;
+    assert_eq!(
+        sample(&text, "replywatch_badge_response_seconds", b),
+        acme.badge_response_seconds
+    );
+    assert_eq!(sample(&text, "replywatch_badge_eligible", b), Some(1.0));
+    assert_eq!(sample(&text, "replywatch_pending_requests", b), Some(1.0));
+    // "idle" has one request, pending 30 minutes: no reply time, no decided request.
+    let idle = r#"account="idle",channel="messenger",window="7d""#;
+    assert_eq!(sample(&text, "replywatch_requests", idle), Some(1.0));
+    assert_eq!(
+        sample(&text, "replywatch_first_reply_median_seconds", idle),
+        None
+    );
+    assert_eq!(sample(&text, "replywatch_response_rate_ratio", idle), None);
+    assert_eq!(
+        sample(
+            &text,
+            "replywatch_oldest_pending_seconds",
+            r#"account="idle",channel="messenger""#
+        ),
+        Some(1800.0)
+    );
+    // Label values come from accounts and channels only.
+    for id in ["c1", "c2", "c9"] {
+        assert!(
+            !text.contains(&format!("\"{id}\"")),
+            "{id} leaked into a label"
+        );
+    }
+}
+
+#[test]
+fn time_alone_turns_a_pending_request_into_a_decided_miss() {
+    let engine = engine_of(vec![ev(
+        "acme",
+        "c1",
+        "1",
+        "customer",
+        "2026-11-01T10:00:00Z",
+    )]);
+    let metrics = Metrics::new(windows(), 100).unwrap();
+    let l = r#"account="acme",channel="all",window="24h",within="1h""#;
+    let p = r#"account="acme",channel="all""#;
+    let early = metrics.render(&engine, parse_rfc3339("2026-11-01T10:59:59Z").unwrap());
+    assert_eq!(
+        sample(&early, "replywatch_hit_ratio", l),
+        None,
+        "not decided yet"
+    );
+    assert_eq!(
+        sample(
+            &early,
+            "replywatch_pending_older_than",
+            &format!("{p},age=\"1h\"")
+        ),
+        Some(0.0)
+    );
+    let later = metrics.render(&engine, parse_rfc3339("2026-11-01T11:00:00Z").unwrap());
+    assert_eq!(
+        sample(&later, "replywatch_hit_ratio", l),
+        Some(0.0),
+        "a decided miss at exactly 1 h"
+    );
+    assert_eq!(
+        sample(&later, "replywatch_oldest_pending_seconds", p),
+        Some(3600.0)
+    );
+    assert_eq!(
+        sample(
+            &later,
+            "replywatch_pending_older_than",
+            &format!("{p},age=\"1h\"")
+        ),
+        Some(1.0)
+    );
+    let day = metrics.render(&engine, parse_rfc3339("2026-11-02T06:00:00Z").unwrap());
+    assert_eq!(
+        sample(
+            &day,
+            "replywatch_pending_older_than",
+            &format!("{p},age=\"20h\"")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &day,
+            "replywatch_pending_older_than",
+            &format!("{p},age=\"24h\"")
+        ),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn accounts_beyond_the_bound_fold_into_other_and_say_so() {
+    let mut events = Vec::new();
+    for (account, n) in [("big", 6), ("mid", 4), ("small", 2), ("tiny", 1)] {
+        for i in 0..n {
+            events.push(ev(
+                account,
+                &format!("c{i}"),
+                &format!("{account}{i}"),
+                "customer",
+                "2026-11-01T10:00:00Z",
+            ));
+        }
+    }
+    let engine = engine_of(events);
+    let metrics = Metrics::new(windows(), 2).unwrap();
+    let text = metrics.render(&engine, parse_rfc3339("2026-11-01T12:00:00Z").unwrap());
+    let w = r#"channel="all",window="7d""#;
+    assert_eq!(
+        sample(
+            &text,
+            "replywatch_requests",
+            &format!("account=\"big\",{w}")
+        ),
+        Some(6.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "replywatch_requests",
+            &format!("account=\"mid\",{w}")
+        ),
+        Some(4.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "replywatch_requests",
+            &format!("account=\"_other\",{w}")
+        ),
+        Some(3.0)
+    );
+    assert!(!text.contains("account=\"small\""));
+    assert_eq!(sample(&text, "replywatch_series_folded_accounts", ""), None);
+    assert!(
+        text.contains("replywatch_series_folded_accounts 2"),
+        "the fold is reported"
+    );
+    assert!(text.contains("replywatch_series_folded_accounts_total 2"));
+}
+
+#[test]
+fn the_histogram_uses_the_sla_thresholds_as_buckets() {
+    let metrics = Metrics::new(windows(), 100).unwrap();
+    let mut engine = Engine::from_set(EventSet::new(), ReplyPolicy::operational(false));
+    let applied = engine.apply(vec![
+        ev("acme", "c1", "1", "customer", "2026-11-01T10:00:00Z"),
+        ev("acme", "c1", "2", "agent", "2026-11-01T11:00:00Z"),
+    ]);
+    metrics.record(&engine, &applied);
+    let text = metrics.render(&engine, parse_rfc3339("2026-11-01T12:00:00Z").unwrap());
+    let b = |le: &str| {
+        sample(
+            &text,
+            "replywatch_first_reply_seconds_bucket",
+            &format!("account=\"acme\",channel=\"messenger\",le=\"{le}\""),
+        )
+    };
+    assert_eq!(b("1800"), Some(0.0));
+    assert_eq!(
+        b("3600"),
+        Some(1.0),
+        "a reply after exactly 1 h is within the 1 h bucket"
+    );
+    assert_eq!(b("86400"), Some(1.0));
+    assert!(
+        text.contains(
+            "replywatch_events_ingested_total{channel=\"messenger\",from=\"customer\"} 1"
+        )
+    );
+}
