@@ -9,5 +9,6 @@ mod helpers;
 
 mod events;
 mod fuzz;
+mod prometheus;
 mod reliability;
 mod stats;
