@@ -297,3 +297,162 @@ pub fn run_bench_ingest(
     writeln!(out, "ratio HTTP / raw: {:.2}", http_rate / raw_rate)?;
     Ok(())
 }
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchMetricsArgs {
+    /// Lines to generate (distinct events are ~1 % fewer), spread over the last `--days` days.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: u64,
+    #[arg(long, default_value_t = 1_000)]
+    pub accounts: u64,
+    #[arg(long, default_value_t = 30)]
+    pub days: u64,
+    /// Scrapes to time.
+    #[arg(long, default_value_t = 50)]
+    pub scrapes: usize,
+    /// SQLite file holding the events; filled on first use, reused afterwards.
+    #[arg(long, default_value = "/var/tmp/replywatch-bench-metrics.db")]
+    pub database: std::path::PathBuf,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The /metrics benchmark of issue 5: restart time from SQLite, scrape
+/// time percentiles, engine memory.
+pub fn run_bench_metrics(
+    args: &BenchMetricsArgs,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    use crate::engine::Engine;
+    use crate::metrics::{MetricWindow, Metrics};
+    crate::telemetry::init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let url = format!("sqlite://{}", args.database.display());
+    let store = rt.block_on(Store::connect(&url))?;
+    rt.block_on(store.migrate())?;
+    if rt.block_on(store.count_events())? == 0 {
+        writeln!(
+            out,
+            "filling {} with {} generated lines (once)…",
+            args.database.display(),
+            args.events
+        )?;
+        let opts = GenerateOptions {
+            events: args.events,
+            seed: args.seed,
+            accounts: args.accounts,
+            end: chrono::Utc::now(),
+            days: args.days,
+        };
+        let path = args.database.with_extension("ndjson");
+        generate(
+            &opts,
+            &mut std::io::BufWriter::new(std::fs::File::create(&path)?),
+            |_| {},
+        )?;
+        let mut set = EventSet::new();
+        read_into(
+            std::fs::File::open(&path)?,
+            &mut set,
+            OnInvalid::Fail,
+            |_| {},
+        )?;
+        let _ = std::fs::remove_file(&path);
+        for start in (0..set.len()).step_by(200_000) {
+            let chunk: Vec<MessageEvent> = (start..(start + 200_000).min(set.len()))
+                .map(|i| set.event(i))
+                .collect();
+            rt.block_on(store.insert_plain(&chunk))?;
+        }
+    }
+    // Restart: load the store and build the engine, as `serve` does.
+    let rss_0 = rss_bytes();
+    let t = Instant::now();
+    let set = rt.block_on(store.load_events())?;
+    let loaded = t.elapsed();
+    let rss_set = rss_bytes();
+    let (events, conversations) = (set.len(), set.conversation_count());
+    let engine = Engine::from_set(set, crate::domain::ReplyPolicy::operational(false));
+    let rebuilt = t.elapsed();
+    let rss_engine = rss_bytes();
+    rt.block_on(store.close());
+    let requests: usize = engine.operational_requests().map(|(_, r)| r.len()).sum();
+
+    let windows: Vec<MetricWindow> = ["1h", "24h", "7d", "30d"]
+        .iter()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let metrics = Metrics::new(windows, 10_000)?;
+    // Refreshes (what the background task does every --metrics-refresh),
+    // each followed by scrapes of the snapshot (what GET /metrics does).
+    let mut computes = Vec::with_capacity(args.scrapes);
+    let mut times = Vec::with_capacity(args.scrapes * 10);
+    let mut size = 0;
+    for _ in 0..args.scrapes.max(1) {
+        let now = crate::domain::Timestamp::from_datetime(chrono::Utc::now());
+        computes.push(metrics.refresh(&engine, now));
+        for _ in 0..10 {
+            let t = Instant::now();
+            size = metrics.scrape().map_or(0, |s| s.len());
+            times.push(t.elapsed());
+        }
+    }
+    computes.sort();
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    writeln!(
+        out,
+        "{events} events, {conversations} conversations, {requests} operational requests, {} accounts",
+        args.accounts
+    )?;
+    writeln!(
+        out,
+        "restart from SQLite: load {:.2} s, engine built at {:.2} s",
+        loaded.as_secs_f64(),
+        rebuilt.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "refresh of the figure gauges ({} refreshes): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        computes.len(),
+        ms(percentile(&computes, 0.5)),
+        ms(percentile(&computes, 0.99)),
+        ms(computes.last().copied().unwrap_or_default())
+    )?;
+    writeln!(
+        out,
+        "scrape of /metrics ({} scrapes, {:.1} KiB): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        times.len(),
+        size as f64 / 1024.0,
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99)),
+        ms(times.last().copied().unwrap_or_default())
+    )?;
+    let engine_bytes = rss_engine.saturating_sub(rss_set);
+    writeln!(
+        out,
+        "memory (RSS): event set {:.0} MiB ({:.0} B/event); engine state on top {:.0} MiB ({:.0} B/conversation, {:.0} B/event); total {:.0} MiB",
+        mib(rss_set.saturating_sub(rss_0)),
+        rss_set.saturating_sub(rss_0) as f64 / events.max(1) as f64,
+        mib(engine_bytes),
+        engine_bytes as f64 / conversations.max(1) as f64,
+        engine_bytes as f64 / events.max(1) as f64,
+        mib(rss_engine)
+    )?;
+    drop(engine);
+    Ok(())
+}

@@ -44,6 +44,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Durable ingestion over HTTP on loopback vs a raw bulk INSERT into the same database.
     Ingest(crate::bench::BenchIngestArgs),
+    /// Scrape time of /metrics and restart time from SQLite over a large store.
+    Metrics(crate::bench::BenchMetricsArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -61,6 +61,9 @@ pub struct ServeConfig {
         default_value = "1h,24h,7d,30d"
     )]
     pub metrics_windows: Vec<crate::metrics::MetricWindow>,
+    /// How often the figure gauges of /metrics are recomputed from the engine (scrapes serve the latest).
+    #[arg(long, env = "REPLYWATCH_METRICS_REFRESH", default_value = "5s", value_parser = parse_window)]
+    pub metrics_refresh: Micros,
     /// Most accounts with their own /metrics series; the least busy beyond it are reported as account="_other".
     #[arg(long, env = "REPLYWATCH_MAX_SERIES_ACCOUNTS", default_value_t = 10_000)]
     pub max_series_accounts: usize,
@@ -107,6 +110,7 @@ impl ServeConfig {
                 .iter()
                 .filter_map(|w| w.parse().ok())
                 .collect(),
+            metrics_refresh: Micros(1_000_000),
             max_series_accounts: 10_000,
             metrics_token: None,
             bots_count_as_replies: false,

@@ -181,8 +181,14 @@ impl RequestSource for Engine {
         add: impl Fn(&mut A, View, &Request) + Sync + Send,
         merge: impl Fn(A, A) -> A + Sync + Send,
     ) -> A {
+        // One part per thread: each part allocates a full set of accumulators.
+        let part = self
+            .requests
+            .len()
+            .div_ceil(rayon::current_num_threads())
+            .max(1);
         self.requests
-            .par_chunks(4096)
+            .par_chunks(part)
             .fold(&init, |mut acc, chunk| {
                 for conversation in chunk {
                     for (view, list) in [

@@ -19,6 +19,9 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Ingest(args)) => {
             replywatch::bench::run_bench_ingest(args, &mut std::io::stdout().lock())
         }
+        Command::Bench(BenchCommand::Metrics(args)) => {
+            replywatch::bench::run_bench_metrics(args, &mut std::io::stdout().lock())
+        }
         Command::Serve(config) => run_serve(config.clone()),
         Command::Generate(args) => run_generate(args),
         Command::Migrate(args) => run_migrate(args, &mut std::io::stdout().lock()),

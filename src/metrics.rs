@@ -9,8 +9,8 @@ use crate::domain::{
 };
 use crate::engine::{Applied, Engine};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -60,17 +60,25 @@ pub struct Metrics {
     first_reply: HistogramVec,
     folded_accounts: IntGauge,
     folded_total: IntCounter,
+    compute_seconds: Gauge,
+    computed_at: Gauge,
     windows: Vec<MetricWindow>,
     max_accounts: usize,
     /// Accounts with their own series (None: all of them), as of the last scrape.
     keep: RwLock<Option<Arc<HashSet<String>>>>,
+    /// The engine gauges as of the last refresh: their instant and text.
+    snapshot: RwLock<Option<(Timestamp, Arc<String>)>>,
 }
 
-fn escape(value: &str) -> String {
-    value
+fn escape(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let escaped = value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
-        .replace('\n', "\\n")
+        .replace('\n', "\\n");
+    std::borrow::Cow::Owned(escaped)
 }
 
 impl Metrics {
@@ -113,6 +121,16 @@ impl Metrics {
             "replywatch_series_folded_accounts_total",
             "Times an account was folded into account=\"_other\".",
         )?;
+        let compute_seconds = Gauge::new(
+            "replywatch_metrics_compute_seconds",
+            "How long the last computation of the figure gauges took.",
+        )?;
+        let computed_at = Gauge::new(
+            "replywatch_metrics_computed_timestamp_seconds",
+            "The instant (unix seconds) the figure gauges of this scrape were computed at.",
+        )?;
+        registry.register(Box::new(compute_seconds.clone()))?;
+        registry.register(Box::new(computed_at.clone()))?;
         registry.register(Box::new(ingested.clone()))?;
         registry.register(Box::new(duplicates.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
@@ -131,9 +149,12 @@ impl Metrics {
             first_reply,
             folded_accounts,
             folded_total,
+            compute_seconds,
+            computed_at,
             windows,
             max_accounts: max_accounts.max(1),
             keep: RwLock::new(None),
+            snapshot: RwLock::new(None),
         })
     }
 
@@ -207,8 +228,50 @@ impl Metrics {
         Some(Arc::new(keep))
     }
 
-    /// The whole exposition at instant `now`.
+    /// The whole exposition at instant `now`, computed now.
     pub fn render(&self, engine: &Engine, now: Timestamp) -> String {
+        let mut out = self.render_gauges(engine, now);
+        self.append_registry(&mut out);
+        out
+    }
+
+    /// Recomputes the engine gauges at `now` and keeps them for
+    /// [`Metrics::scrape`]; returns how long it took.
+    pub fn refresh(&self, engine: &Engine, now: Timestamp) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let text = self.render_gauges(engine, now);
+        let took = started.elapsed();
+        self.compute_seconds.set(took.as_secs_f64());
+        self.computed_at.set(now.unix_micros() as f64 / 1e6);
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some((now, Arc::new(text)));
+        took
+    }
+
+    /// The exposition served by `GET /metrics`: the engine gauges of the last
+    /// refresh (None before the first one) and the counters as they are now.
+    pub fn scrape(&self) -> Option<String> {
+        let (_, gauges) = self
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        let mut out = String::with_capacity(gauges.len() + 64 * 1024);
+        out.push_str(&gauges);
+        self.append_registry(&mut out);
+        Some(out)
+    }
+
+    fn append_registry(&self, out: &mut String) {
+        let mut buf = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .is_ok()
+        {
+            out.push_str(&String::from_utf8_lossy(&buf));
+        }
+    }
+
+    fn render_gauges(&self, engine: &Engine, now: Timestamp) -> String {
         let keep = self.choose_accounts(engine);
         *self.keep.write().unwrap_or_else(|e| e.into_inner()) = keep.clone();
         let mut lengths: Vec<Micros> = self.windows.iter().map(|w| w.length).collect();
@@ -228,14 +291,6 @@ impl Metrics {
         let live = report_of(longest);
         let older = pending_older_than(engine, now, longest, keep.as_deref());
         live_gauges(&mut out, live, &older);
-
-        let mut buf = Vec::new();
-        if TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
-            .is_ok()
-        {
-            out.push_str(&String::from_utf8_lossy(&buf));
-        }
         out
     }
 

@@ -81,6 +81,11 @@ impl Application {
                 every,
             )));
         }
+        background.push(tokio::spawn(refresh_metrics(
+            live.clone(),
+            metrics.clone(),
+            Duration::from_micros(config.metrics_refresh.0.max(100_000) as u64),
+        )));
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -168,5 +173,25 @@ async fn load_live_state(store: Store, live: Arc<LiveState>) {
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
         }
+    }
+}
+
+/// Recomputes the figure gauges of /metrics every `every`, at the current
+/// instant, so that time moves them even without events.
+async fn refresh_metrics(live: Arc<LiveState>, metrics: Arc<Metrics>, every: Duration) {
+    loop {
+        if live.is_ready() {
+            let (live, metrics) = (live.clone(), metrics.clone());
+            let now = crate::domain::Timestamp::from_datetime(chrono::Utc::now());
+            let done = tokio::task::spawn_blocking(move || {
+                live.read(|engine| metrics.refresh(engine, now))
+            })
+            .await;
+            match done {
+                Ok(took) => tracing::debug!(ms = took.as_secs_f64() * 1e3, "metrics refreshed"),
+                Err(e) => tracing::error!(error = %e, "refreshing metrics failed"),
+            }
+        }
+        tokio::time::sleep(every).await;
     }
 }

@@ -8,7 +8,11 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-/// Every metric of SPEC §5 at the instant of the scrape.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Every metric of SPEC §5. The figure gauges are those of the last refresh
+/// (`--metrics-refresh`, instant in `replywatch_metrics_computed_timestamp_seconds`);
+/// the counters are current.
 #[utoipa::path(get, path = "/metrics", tag = "metrics",
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain"),
@@ -20,18 +24,18 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
     if let Err(e) = state.require_ready() {
         return e.into_response();
     }
+    if let Some(text) = state.metrics.scrape() {
+        return ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response();
+    }
+    // No refresh yet (just started): compute now.
     let (live, metrics) = (state.live.clone(), state.metrics.clone());
     let now = Timestamp::from_datetime(chrono::Utc::now());
-    match tokio::task::spawn_blocking(move || live.read(|engine| metrics.render(engine, now))).await
-    {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
+    let computed = tokio::task::spawn_blocking(move || {
+        live.read(|engine| metrics.refresh(engine, now));
+        metrics.scrape().unwrap_or_default()
+    });
+    match computed.await {
+        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(e) => ApiError::Internal(e.into()).into_response(),
     }
 }
