@@ -122,26 +122,49 @@ impl Share {
 
 /// Median of sorted values in seconds (mean of the middle two for even counts).
 pub fn median_seconds(sorted: &[Micros]) -> Option<f64> {
-    let n = sorted.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(sorted[n / 2].as_seconds_f64()),
-        _ => Some((sorted[n / 2 - 1].as_seconds_f64() + sorted[n / 2].as_seconds_f64()) / 2.0),
+    median_by_rank(sorted.len(), |i| sorted[i])
+}
+
+/// The ranks (0-based, in sorted order) the median of `n` values reads.
+fn median_ranks(n: usize) -> [usize; 2] {
+    match n % 2 {
+        1 => [n / 2, n / 2],
+        _ => [n / 2 - 1, n / 2],
     }
+}
+
+/// The median of `n` values, given the value at each rank.
+fn median_by_rank(n: usize, at: impl Fn(usize) -> Micros) -> Option<f64> {
+    if n == 0 {
+        return None;
+    }
+    let [a, b] = median_ranks(n);
+    Some(match a == b {
+        true => at(a).as_seconds_f64(),
+        false => (at(a).as_seconds_f64() + at(b).as_seconds_f64()) / 2.0,
+    })
 }
 
 /// Percentile `q` of sorted values in seconds, linear interpolation between
 /// closest ranks, computed as numpy's default method does.
 pub fn percentile_seconds(sorted: &[Micros], q: f64) -> Option<f64> {
-    let n = sorted.len();
+    percentile_by_rank(sorted.len(), q, |i| sorted[i])
+}
+
+/// The two ranks percentile `q` of `n` values interpolates between.
+fn percentile_ranks(n: usize, q: f64) -> (usize, usize, f64) {
+    let h = q * (n - 1) as f64;
+    let lo = h.floor() as usize;
+    (lo, (lo + 1).min(n - 1), h - lo as f64)
+}
+
+/// Percentile `q` of `n` values, given the value at each rank.
+fn percentile_by_rank(n: usize, q: f64, at: impl Fn(usize) -> Micros) -> Option<f64> {
     if n == 0 {
         return None;
     }
-    let h = q * (n - 1) as f64;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(n - 1);
-    let t = h - lo as f64;
-    let (a, b) = (sorted[lo].as_seconds_f64(), sorted[hi].as_seconds_f64());
+    let (lo, hi, t) = percentile_ranks(n, q);
+    let (a, b) = (at(lo).as_seconds_f64(), at(hi).as_seconds_f64());
     // numpy's _lerp: symmetric form for t ≥ 0.5 keeps it monotone.
     Some(if t >= 0.5 {
         b - (b - a) * (1.0 - t)
@@ -150,14 +173,46 @@ pub fn percentile_seconds(sorted: &[Micros], q: f64) -> Option<f64> {
     })
 }
 
-/// SPEC §3: mean of the fastest ⌈9n/10⌉ first-reply times, as a sum and a count.
-fn badge_fastest(sorted: &[Micros]) -> Option<(i64, u64)> {
-    let n = sorted.len();
+/// SPEC §3: mean of the fastest ⌈9n/10⌉ first-reply times, as a sum and a
+/// count. Selection, not sorting: only which values are the k smallest matters.
+fn badge_fastest(mut values: Vec<Micros>) -> Option<(i64, u64)> {
+    let n = values.len();
     if n == 0 {
         return None;
     }
     let k = (9 * n).div_ceil(10); // (9n + 9) div 10
-    Some((sorted[..k].iter().map(|m| m.0).sum(), k as u64))
+    values.select_nth_unstable(k - 1);
+    Some((values[..k].iter().map(|m| m.0).sum(), k as u64))
+}
+
+/// Median and 90th percentile of `values`, reading only the ranks they
+/// need by selection (O(n)) instead of sorting (O(n log n)); the arithmetic
+/// is [`median_seconds`]'s and [`percentile_seconds`]'s.
+fn median_and_p90(mut values: Vec<Micros>) -> (Option<f64>, Option<f64>) {
+    let n = values.len();
+    if n == 0 {
+        return (None, None);
+    }
+    let [m1, m2] = median_ranks(n);
+    let (p1, p2, _) = percentile_ranks(n, 0.9);
+    let mut ranks = [m1, m2, p1, p2];
+    ranks.sort_unstable();
+    let mut start = 0;
+    let mut found: Vec<(usize, Micros)> = Vec::with_capacity(4);
+    for r in ranks {
+        if r >= start {
+            values[start..].select_nth_unstable(r - start);
+            start = r + 1;
+        }
+        found.push((r, values[r]));
+    }
+    let at = |i: usize| {
+        found
+            .iter()
+            .find(|(r, _)| *r == i)
+            .map_or(Micros(0), |(_, v)| *v)
+    };
+    (median_by_rank(n, at), percentile_by_rank(n, 0.9, at))
 }
 
 /// Counts and durations of the operational view for one group or agent.
@@ -297,11 +352,6 @@ fn badge_blockers(rate: Share, fastest: Option<(i64, u64)>) -> Vec<String> {
     blockers
 }
 
-fn sorted(mut v: Vec<Micros>) -> Vec<Micros> {
-    v.sort_unstable();
-    v
-}
-
 impl GroupAcc {
     fn finish(
         self,
@@ -313,9 +363,8 @@ impl GroupAcc {
         clock: Clock,
     ) -> GroupStats {
         let op = self.op;
-        let first = sorted(op.first_replies);
-        let badge_first = sorted(self.badge.first_replies);
-        let fastest = badge_fastest(&badge_first);
+        let (median, p90) = median_and_p90(op.first_replies);
+        let fastest = badge_fastest(self.badge.first_replies);
         let blockers = badge_blockers(self.badge.within_24h, fastest);
         let agents = by_agent.then(|| {
             let mut rows: Vec<AgentStats> = self
@@ -323,14 +372,14 @@ impl GroupAcc {
                 .into_iter()
                 .map(|(idx, a)| {
                     let n = a.first_replies.len() as u64;
-                    let first = sorted(a.first_replies);
+                    let (median, p90) = median_and_p90(a.first_replies);
                     AgentStats {
                         agent: (idx != NO_AGENT)
                             .then(|| set.agent(idx).map(|n| n.to_string()))
                             .flatten(),
                         answered: n,
-                        median_first_reply_seconds: median_seconds(&first),
-                        p90_first_reply_seconds: percentile_seconds(&first, 0.9),
+                        median_first_reply_seconds: median,
+                        p90_first_reply_seconds: p90,
                         hit_ratio_1h: Share {
                             hits: a.within_1h,
                             of: n,
@@ -356,8 +405,8 @@ impl GroupAcc {
             response_rate: op.hit_24h.ratio(),
             hit_ratio_1h: op.hit_1h.ratio(),
             hit_ratio_24h: op.hit_24h.ratio(),
-            median_first_reply_seconds: median_seconds(&first),
-            p90_first_reply_seconds: percentile_seconds(&first, 0.9),
+            median_first_reply_seconds: median,
+            p90_first_reply_seconds: p90,
             oldest_pending_seconds: op
                 .oldest_pending_opened_at
                 .map(|o| clock.duration(o, as_of).as_seconds_f64()),
@@ -523,4 +572,27 @@ pub fn analyze_windows(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selecting_ranks_gives_the_same_median_p90_and_badge_mean_as_sorting() {
+        let mut rng = crate::generate::Rng::new(5);
+        for n in 1usize..200 {
+            let v: Vec<Micros> = (0..n)
+                .map(|_| Micros(rng.below(50) as i64 * 1_000_000))
+                .collect();
+            let mut sorted = v.clone();
+            sorted.sort_unstable();
+            let (median, p90) = median_and_p90(v.clone());
+            assert_eq!(median, median_seconds(&sorted), "n = {n}");
+            assert_eq!(p90, percentile_seconds(&sorted, 0.9), "n = {n}");
+            let k = (9 * n).div_ceil(10);
+            let fastest: i64 = sorted[..k].iter().map(|m| m.0).sum();
+            assert_eq!(badge_fastest(v), Some((fastest, k as u64)), "n = {n}");
+        }
+    }
 }
