@@ -29,7 +29,7 @@ pub enum Command {
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Run the service: HTTP ingestion and figures over an embedded SQLite file (default) or PostgreSQL.
-    Serve(crate::config::ServeConfig),
+    Serve(Box<crate::config::ServeConfig>),
     /// Print the response figures of an NDJSON event file (no server, no database).
     Analyze(AnalyzeArgs),
     /// Write a realistic synthetic NDJSON event stream (for trials and benchmarks).

@@ -73,6 +73,23 @@ pub struct ServeConfig {
     /// Bot messages answer requests in the operational figures of /metrics (the badge always counts them).
     #[arg(long, env = "REPLYWATCH_BOTS_COUNT_AS_REPLIES")]
     pub bots_count_as_replies: bool,
+    /// Meta webhooks: the verify token of the subscription handshake (GET /webhooks/meta).
+    #[arg(long, env = "REPLYWATCH_META_VERIFY_TOKEN", hide_env_values = true)]
+    pub meta_verify_token: Option<String>,
+    /// Meta webhooks: app secret(s) that sign deliveries (repeat, or comma-separate, to rotate).
+    #[arg(
+        long,
+        env = "REPLYWATCH_META_APP_SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub meta_app_secret: Vec<String>,
+    /// App ids whose echoes are the business's automation (`bot`), e.g. your chatbot's app.
+    #[arg(long, env = "REPLYWATCH_META_BOT_APP_ID", value_delimiter = ',')]
+    pub meta_bot_app_id: Vec<String>,
+    /// App ids whose echoes are Meta's automatic responses (`auto`: instant replies, away messages).
+    #[arg(long, env = "REPLYWATCH_META_AUTO_APP_ID", value_delimiter = ',')]
+    pub meta_auto_app_id: Vec<String>,
     /// Business hours per account (JSON, SPEC §3), used by `/v1/stats?clock=business`.
     #[arg(long, env = "REPLYWATCH_CALENDAR", value_name = "FILE")]
     pub calendar: Option<PathBuf>,
@@ -114,6 +131,18 @@ impl ServeConfig {
             max_series_accounts: 10_000,
             metrics_token: None,
             bots_count_as_replies: false,
+            meta_verify_token: None,
+            meta_app_secret: Vec::new(),
+            meta_bot_app_id: Vec::new(),
+            meta_auto_app_id: Vec::new(),
+        }
+    }
+
+    /// The app ids that classify Meta echoes.
+    pub fn meta_apps(&self) -> crate::webhooks::meta::AppIds {
+        crate::webhooks::meta::AppIds {
+            bot: self.meta_bot_app_id.clone(),
+            auto: self.meta_auto_app_id.clone(),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`http`]: the HTTP API of SPEC §6 (axum) and its OpenAPI document.
 //! - [`config`], [`startup`], [`shutdown`], [`telemetry`]: running `serve`.
 //! - [`bench`]: `replywatch bench ingest`, the ingestion benchmark.
+//! - [`webhooks`]: Meta's webhook payloads mapped to events (SPEC §7), pure.
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod bench;
@@ -31,3 +32,4 @@ pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;

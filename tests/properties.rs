@@ -211,3 +211,74 @@ proptest! {
         prop_assert_eq!(book.for_account("x").unwrap().business_duration(from, to), to.since(from));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// SPEC §7's parser is total: arbitrary bytes never panic it.
+    #[test]
+    fn meta_payload_mapping_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let apps = replywatch::webhooks::meta::AppIds::default();
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            let _ = replywatch::webhooks::meta::map_payload(&v, &apps);
+        }
+        let _ = replywatch::webhooks::meta::signature_matches(std::str::from_utf8(&bytes).ok(), &bytes, &["k".into()]);
+    }
+
+    /// …nor does arbitrary JSON shaped like Meta's envelopes.
+    #[test]
+    fn meta_payload_mapping_never_panics_on_arbitrary_json(v in meta_like_json()) {
+        let apps = replywatch::webhooks::meta::AppIds { bot: vec!["1".into()], auto: vec!["2".into()] };
+        let m = replywatch::webhooks::meta::map_payload(&v, &apps);
+        prop_assert!(m.events.len() as u64 + m.ignored + m.invalid.len() as u64 <= 10_000);
+    }
+}
+
+fn meta_like_json() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::{Value, json};
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| json!(f)),
+        "[a-z_.0-9]{0,12}".prop_map(Value::String),
+        Just(json!("page")),
+        Just(json!("instagram")),
+        Just(json!("whatsapp_business_account")),
+        Just(json!("sent")),
+        Just(json!(true)),
+        Just(json!("1762077600")),
+        Just(json!(1762077600000u64)),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        let keys = prop_oneof![
+            Just("object"),
+            Just("entry"),
+            Just("id"),
+            Just("messaging"),
+            Just("standby"),
+            Just("message"),
+            Just("mid"),
+            Just("is_echo"),
+            Just("app_id"),
+            Just("sender"),
+            Just("recipient"),
+            Just("timestamp"),
+            Just("changes"),
+            Just("value"),
+            Just("metadata"),
+            Just("phone_number_id"),
+            Just("messages"),
+            Just("statuses"),
+            Just("status"),
+            Just("recipient_id"),
+            Just("from"),
+        ];
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::vec((keys, inner), 0..6).prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
+        ]
+    })
+}

@@ -48,6 +48,8 @@ pub enum ApiError {
     Unauthorized,
     /// 404: no such route.
     NotFound,
+    /// 404: a feature that is not configured.
+    NotConfigured(String),
     /// 405: the route exists with other methods.
     MethodNotAllowed,
     /// 413: the body or the batch is larger than allowed.
@@ -107,6 +109,7 @@ impl IntoResponse for ApiError {
                 Vec::new(),
                 None,
             ),
+            ApiError::NotConfigured(m) => (StatusCode::NOT_FOUND, m, Vec::new(), None),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed on this route; see GET /openapi.json".into(),

@@ -48,7 +48,7 @@ fn body_format(headers: &HeaderMap) -> ApiResult<BodyFormat> {
 
 /// Reads the whole body, refusing more than `limit` bytes (413) and
 /// reporting a body cut short (client gone) as 400.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
+pub(super) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
     let too_large = || {
         ApiError::TooLarge(format!(
             "the body is larger than the limit of {limit} bytes; split the batch"

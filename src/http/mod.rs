@@ -9,6 +9,7 @@ mod health;
 mod metrics;
 pub mod openapi;
 mod stats;
+mod webhooks;
 
 pub use error::{ApiError, ApiResult};
 
@@ -63,6 +64,10 @@ pub fn router(state: AppState) -> Router {
                 state.clone(),
                 auth::require_metrics_token,
             )),
+        )
+        .route(
+            "/webhooks/meta",
+            get(webhooks::verify).post(webhooks::receive),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -100,6 +100,8 @@ impl Modify for BearerAuth {
         super::health::healthz,
         super::health::readyz,
         super::metrics::get_metrics,
+        super::webhooks::verify,
+        super::webhooks::receive,
     ),
     components(schemas(
         EventDoc, SenderDoc, AtDoc, InsertOutcome, StatsReport, GroupStats, AgentStats,

@@ -74,22 +74,47 @@ fn row_of(e: &MessageEvent) -> Row {
 /// Turns a stored row back into an event, validating it like input.
 fn event_of(row: Row) -> anyhow::Result<MessageEvent> {
     let (account, channel, id, conversation, sender, at_us, agent) = row;
+    event_from((
+        &account,
+        &channel,
+        &id,
+        &conversation,
+        &sender,
+        at_us,
+        agent.as_deref(),
+    ))
+}
+
+fn event_from(row: RowRef<'_>) -> anyhow::Result<MessageEvent> {
+    let (account, channel, id, conversation, sender, at_us, agent) = row;
     let bad = |what: &str, why: String| {
         anyhow::anyhow!("stored event {account}/{channel}/{id}: {what}: {why}")
     };
     Ok(MessageEvent {
-        id: EventId::parse(&id).map_err(|e| bad("id", e))?,
-        account: AccountId::parse(&account).map_err(|e| bad("account", e))?,
-        channel: ChannelName::parse(&channel).map_err(|e| bad("channel", e))?,
-        conversation: ConversationId::parse(&conversation).map_err(|e| bad("conversation", e))?,
-        from: Sender::parse(&sender).ok_or_else(|| bad("sender", sender.clone()))?,
+        id: EventId::parse(id).map_err(|e| bad("id", e))?,
+        account: AccountId::parse(account).map_err(|e| bad("account", e))?,
+        channel: ChannelName::parse(channel).map_err(|e| bad("channel", e))?,
+        conversation: ConversationId::parse(conversation).map_err(|e| bad("conversation", e))?,
+        from: Sender::parse(sender).ok_or_else(|| bad("sender", sender.to_string()))?,
         at: Timestamp::from_unix_micros(at_us),
         agent: agent
-            .map(|a| AgentName::parse(&a))
+            .map(AgentName::parse)
             .transpose()
             .map_err(|e| bad("agent", e))?,
     })
 }
+
+/// A row of a JSON page, borrowing from the page where no escape forces a copy.
+#[derive(serde::Deserialize)]
+struct JsonRow<'a>(
+    #[serde(borrow)] std::borrow::Cow<'a, str>,
+    #[serde(borrow)] std::borrow::Cow<'a, str>,
+    #[serde(borrow)] std::borrow::Cow<'a, str>,
+    #[serde(borrow)] std::borrow::Cow<'a, str>,
+    #[serde(borrow)] std::borrow::Cow<'a, str>,
+    i64,
+    #[serde(borrow)] Option<std::borrow::Cow<'a, str>>,
+);
 
 type Key = (String, String, String);
 
@@ -315,11 +340,14 @@ async fn read_json_page(pool: &SqlitePool, after: Option<&Key>) -> anyhow::Resul
 
 /// The events of a JSON page, validated, and the page's last key.
 fn decode_page(json: &str) -> anyhow::Result<(Vec<MessageEvent>, Option<Key>)> {
-    let rows: Vec<Row> = serde_json::from_str(json).context("decoding a page of stored events")?;
-    let last = rows.last().map(key_of);
+    let rows: Vec<JsonRow> =
+        serde_json::from_str(json).context("decoding a page of stored events")?;
+    let last = rows
+        .last()
+        .map(|r| (r.0.to_string(), r.1.to_string(), r.2.to_string()));
     let events = rows
-        .into_iter()
-        .map(event_of)
+        .iter()
+        .map(|r| event_from((&r.0, &r.1, &r.2, &r.3, &r.4, r.5, r.6.as_deref())))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok((events, last))
 }

@@ -6,7 +6,11 @@ use crate::helpers::{Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.meta_app_secret = vec!["fuzz-secret".into()];
+        c.meta_verify_token = Some("fuzz-token".into());
+    })
+    .await;
     let seed = std::env::var("REPLYWATCH_FUZZ_SEED").unwrap_or_else(|_| "20261127".into());
     let run = tokio::process::Command::new("schemathesis")
         .args(["run", &app.url("/openapi.json")])

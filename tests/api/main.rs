@@ -12,3 +12,4 @@ mod fuzz;
 mod prometheus;
 mod reliability;
 mod stats;
+mod webhooks;
