@@ -9,6 +9,7 @@ mod helpers;
 
 mod events;
 mod fuzz;
+mod monitoring;
 mod prometheus;
 mod reliability;
 mod stats;

@@ -1,0 +1,395 @@
+//! The monitoring stack of `dashboards/` and `docker-compose.yml`: the
+//! rules pass promtool's checks and unit tests; every dashboard query names
+//! only metrics replywatch exports and runs in a real Prometheus; a real
+//! Prometheus with the rules fires the pending alert for a running
+//! replywatch; the compose file mounts files that exist and wires the right
+//! host names and ports.
+
+use crate::helpers::{Backend, TestApp};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn promtool(args: &[&str]) -> String {
+    let out = Command::new("promtool")
+        .args(args)
+        .current_dir(repo().join("dashboards/prometheus"))
+        .output()
+        .expect("promtool must be installed: apt-get install prometheus (.ci/run does it)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool {args:?}:\n{text}");
+    text
+}
+
+#[test]
+fn the_rules_pass_promtool_check_and_their_unit_tests() {
+    assert!(promtool(&["check", "rules", "alerts.yml"]).contains("SUCCESS"));
+    assert!(promtool(&["test", "rules", "alerts_test.yml"]).contains("SUCCESS"));
+}
+
+fn dashboard() -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(repo().join("dashboards/grafana/replywatch.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Every PromQL expression of the dashboard's panels.
+fn dashboard_queries() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for p in dashboard()["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            out.push((
+                p["title"].as_str().unwrap().to_string(),
+                t["expr"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let bytes = expr.as_bytes();
+    let mut i = 0;
+    while let Some(at) = expr[i..].find("replywatch_") {
+        let start = i + at;
+        let before_ok = start == 0
+            || !(bytes[start - 1].is_ascii_alphanumeric()
+                || bytes[start - 1] == b'_'
+                || bytes[start - 1] == b':');
+        let end = expr[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(expr.len(), |e| start + e);
+        if before_ok {
+            names.insert(expr[start..end].to_string());
+        }
+        i = end;
+    }
+    names
+}
+
+/// Names in a real exposition (histograms with their _bucket/_sum/_count).
+fn exported_names(exposition: &str) -> BTreeSet<String> {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(String::from)
+        .collect()
+}
+
+async fn populated_app() -> TestApp {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let now = chrono::Utc::now();
+    let at = |s: i64| (now - chrono::Duration::seconds(s)).to_rfc3339();
+    let lines = [
+        format!(
+            r#"{{"id":"1","account":"acme","channel":"messenger","conversation":"c1","from":"customer","at":"{}"}}"#,
+            at(7200)
+        ),
+        format!(
+            r#"{{"id":"2","account":"acme","channel":"messenger","conversation":"c1","from":"agent","at":"{}"}}"#,
+            at(7000)
+        ),
+        format!(
+            r#"{{"id":"3","account":"acme","channel":"messenger","conversation":"c2","from":"customer","at":"{}"}}"#,
+            at(30)
+        ),
+    ];
+    assert_eq!(app.post_ndjson(lines.join("\n")).await.status, 202);
+    // A duplicate and a rejected batch, so that those counters have series too.
+    assert_eq!(app.post_ndjson(lines[0].clone()).await.status, 202);
+    assert_eq!(app.post_ndjson("{").await.status, 400);
+    app
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_query_names_only_exported_metrics() {
+    let app = populated_app().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await; // a refresh with the data
+    let exposition = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let exported = exported_names(&exposition);
+    let queries = dashboard_queries();
+    assert!(queries.len() >= 15, "the dashboard has its panels");
+    for (title, expr) in &queries {
+        let names = metric_names(expr);
+        assert!(
+            !names.is_empty(),
+            "{title}: {expr} uses no replywatch metric"
+        );
+        for n in names {
+            assert!(
+                exported.contains(&n),
+                "{title}: {n} is not exported by /metrics"
+            );
+        }
+    }
+    let vars: Vec<_> = dashboard()["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(vars, ["account", "channel"]);
+    app.finish().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_with_the_rules_fires_the_pending_alert_and_runs_every_dashboard_query() {
+    let app = populated_app().await;
+    let dir = std::env::temp_dir().join(format!("replywatch-alerts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The shipped rules with a test-sized threshold (5 s) and no `for` delay.
+    let rules = std::fs::read_to_string(repo().join("dashboards/prometheus/alerts.yml")).unwrap();
+    let test_rules = rules
+        .replace(
+            "replywatch_oldest_pending_seconds{channel!=\"all\"} > 3600",
+            "replywatch_oldest_pending_seconds{channel!=\"all\"} > 5",
+        )
+        .replace("for: 5m", "for: 0s");
+    assert_ne!(
+        rules, test_rules,
+        "the pending alert's expression changed: update this test"
+    );
+    std::fs::write(dir.join("alerts.yml"), test_rules).unwrap();
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: replywatch\n    static_configs:\n      - targets: ['{}']\n",
+            dir.join("alerts.yml").display(),
+            app.addr
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut prometheus = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Prometheus must be installed: apt-get install prometheus (.ci/run does it)");
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(format!("http://127.0.0.1:{port}{path}"))
+                .send()
+                .await
+                .ok()?;
+            serde_json::from_slice::<serde_json::Value>(&r.bytes().await.ok()?).ok()
+        }
+    };
+    let mut firing = None;
+    for _ in 0..160 {
+        if let Some(alerts) = get("/api/v1/alerts".into()).await {
+            firing = alerts["data"]["alerts"].as_array().and_then(|list| {
+                list.iter()
+                    .find(|a| {
+                        a["labels"]["alertname"] == "ReplywatchRequestPendingTooLong"
+                            && a["state"] == "firing"
+                    })
+                    .cloned()
+            });
+            if firing.is_some() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Every dashboard query is valid PromQL for this Prometheus.
+    let mut bad = Vec::new();
+    for (title, expr) in dashboard_queries() {
+        let q = expr
+            .replace("$account", ".*")
+            .replace("$channel", ".*")
+            .replace("$__range", "1h");
+        match get(format!("/api/v1/query?query={}", encode(&q))).await {
+            Some(v) if v["status"] == "success" => {}
+            other => bad.push(format!("{title}: {q}: {other:?}")),
+        }
+    }
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let firing = firing.expect("ReplywatchRequestPendingTooLong never fired");
+    assert_eq!(firing["labels"]["account"], "acme");
+    assert_eq!(firing["labels"]["channel"], "messenger");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    app.finish().await;
+}
+
+#[test]
+fn the_compose_stack_mounts_existing_files_and_wires_hosts_and_ports() {
+    let compose: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(repo().join("docker-compose.yml")).unwrap())
+            .unwrap();
+    let services = &compose["services"];
+    for name in [
+        "replywatch",
+        "postgres",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+    ] {
+        assert!(services[name].is_mapping(), "service {name} is missing");
+    }
+    // Every bind mount's host path exists in the repository.
+    for (name, service) in services.as_mapping().unwrap() {
+        for v in service["volumes"].as_sequence().into_iter().flatten() {
+            let host = v.as_str().unwrap().split(':').next().unwrap();
+            if host.starts_with("./") {
+                assert!(
+                    repo().join(host).exists(),
+                    "{name:?} mounts {host}, which does not exist"
+                );
+            }
+        }
+    }
+    assert!(
+        repo()
+            .join(services["replywatch"]["build"].as_str().unwrap())
+            .join("Dockerfile")
+            .exists()
+    );
+    // replywatch → postgres, on the credentials postgres is given.
+    let env = &services["replywatch"]["environment"];
+    let pg = &services["postgres"]["environment"];
+    let expected_url = format!(
+        "postgres://{}:{}@postgres:5432/{}",
+        pg["POSTGRES_USER"].as_str().unwrap(),
+        pg["POSTGRES_PASSWORD"].as_str().unwrap(),
+        pg["POSTGRES_DB"].as_str().unwrap()
+    );
+    assert_eq!(
+        env["REPLYWATCH_DATABASE_URL"].as_str().unwrap(),
+        expected_url
+    );
+    let listen_port = env["REPLYWATCH_LISTEN"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        services["replywatch"]["ports"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{listen_port}"))
+    );
+    // Prometheus → replywatch and Alertmanager; its rule file is the mounted one.
+    let prom: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("dashboards/prometheus/prometheus.yml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        prom["scrape_configs"][0]["static_configs"][0]["targets"][0]
+            .as_str()
+            .unwrap(),
+        format!("replywatch:{listen_port}")
+    );
+    assert_eq!(
+        prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0]
+            .as_str()
+            .unwrap(),
+        "alertmanager:9093"
+    );
+    let mounts: Vec<&str> = services["prometheus"]["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let rule_file = prom["rule_files"][0].as_str().unwrap();
+    assert!(
+        mounts.iter().any(|m| m.contains(&format!(":{rule_file}"))),
+        "{rule_file} is not mounted"
+    );
+    // Grafana → Prometheus; the provider's path is where the dashboards are mounted.
+    let ds: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(
+            repo().join("dashboards/grafana/provisioning/datasources/prometheus.yml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        ds["datasources"][0]["url"].as_str().unwrap(),
+        "http://prometheus:9090"
+    );
+    assert_eq!(
+        ds["datasources"][0]["uid"].as_str().unwrap(),
+        dashboard()["panels"][1]["datasource"]["uid"]
+            .as_str()
+            .unwrap()
+    );
+    let provider: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(
+            repo().join("dashboards/grafana/provisioning/dashboards/replywatch.yml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let path = provider["providers"][0]["options"]["path"]
+        .as_str()
+        .unwrap();
+    let grafana_mounts: Vec<&str> = services["grafana"]["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(grafana_mounts.iter().any(|m| {
+        m.split(':').nth(1) == Some(path)
+            && Path::new(&repo())
+                .join(m.split(':').next().unwrap())
+                .join("replywatch.json")
+                .exists()
+    }));
+}
