@@ -67,6 +67,12 @@ pub struct ServeConfig {
     /// Most accounts with their own /metrics series; the least busy beyond it are reported as account="_other".
     #[arg(long, env = "REPLYWATCH_MAX_SERIES_ACCOUNTS", default_value_t = 10_000)]
     pub max_series_accounts: usize,
+    /// Add per-agent series to /metrics (`replywatch_agent_*`, SPEC §3 per agent).
+    #[arg(long, env = "REPLYWATCH_AGENT_METRICS")]
+    pub agent_metrics: bool,
+    /// With --agent-metrics: most agents with their own series; the others are reported as agent="_other".
+    #[arg(long, env = "REPLYWATCH_MAX_SERIES_AGENTS", default_value_t = 1_000)]
+    pub max_series_agents: usize,
     /// When set, GET /metrics needs `Authorization: Bearer <token>` (its own token, SPEC §6).
     #[arg(long, env = "REPLYWATCH_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
@@ -129,6 +135,8 @@ impl ServeConfig {
                 .collect(),
             metrics_refresh: Micros(1_000_000),
             max_series_accounts: 10_000,
+            agent_metrics: false,
+            max_series_agents: 1_000,
             metrics_token: None,
             bots_count_as_replies: false,
             meta_verify_token: None,

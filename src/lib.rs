@@ -14,9 +14,11 @@
 //! - [`config`], [`startup`], [`shutdown`], [`telemetry`]: running `serve`.
 //! - [`bench`]: `replywatch bench ingest`, the ingestion benchmark.
 //! - [`webhooks`]: Meta's webhook payloads mapped to events (SPEC §7), pure.
+//! - [`calendars`]: the service's business-hours calendars (file reload, API).
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod bench;
+pub mod calendars;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -5,7 +5,8 @@
 
 use crate::domain::stats::{OTHER_ACCOUNTS, analyze_windows};
 use crate::domain::{
-    ALL_CHANNELS, AnalyzeOptions, GroupStats, Micros, Sender, StatsReport, Timestamp,
+    ALL_CHANNELS, AgentStats, AnalyzeOptions, CalendarBook, GroupStats, Micros, Sender,
+    StatsReport, Timestamp,
 };
 use crate::engine::{Applied, Engine};
 use prometheus::{
@@ -60,6 +61,9 @@ pub struct Metrics {
     first_reply: HistogramVec,
     folded_accounts: IntGauge,
     folded_total: IntCounter,
+    dropped_agents: IntGauge,
+    /// `--agent-metrics`: at most this many agents get their own series.
+    max_agents: Option<usize>,
     compute_seconds: Gauge,
     computed_at: Gauge,
     windows: Vec<MetricWindow>,
@@ -83,6 +87,15 @@ fn escape(value: &str) -> std::borrow::Cow<'_, str> {
 
 impl Metrics {
     pub fn new(windows: Vec<MetricWindow>, max_accounts: usize) -> anyhow::Result<Metrics> {
+        Self::with_agents(windows, max_accounts, None)
+    }
+
+    /// With per-agent series for at most `max_agents` agents (the rest as `agent="_other"`).
+    pub fn with_agents(
+        windows: Vec<MetricWindow>,
+        max_accounts: usize,
+        max_agents: Option<usize>,
+    ) -> anyhow::Result<Metrics> {
         let registry = Registry::new();
         let ingested = IntCounterVec::new(
             Opts::new(
@@ -129,6 +142,11 @@ impl Metrics {
             "replywatch_metrics_computed_timestamp_seconds",
             "The instant (unix seconds) the figure gauges of this scrape were computed at.",
         )?;
+        let dropped_agents = IntGauge::new(
+            "replywatch_series_folded_agents",
+            "Agents whose series are folded into agent=\"_other\" (beyond --max-series-agents).",
+        )?;
+        registry.register(Box::new(dropped_agents.clone()))?;
         registry.register(Box::new(compute_seconds.clone()))?;
         registry.register(Box::new(computed_at.clone()))?;
         registry.register(Box::new(ingested.clone()))?;
@@ -149,6 +167,8 @@ impl Metrics {
             first_reply,
             folded_accounts,
             folded_total,
+            dropped_agents,
+            max_agents: max_agents.map(|m| m.max(1)),
             compute_seconds,
             computed_at,
             windows,
@@ -229,17 +249,22 @@ impl Metrics {
     }
 
     /// The whole exposition at instant `now`, computed now.
-    pub fn render(&self, engine: &Engine, now: Timestamp) -> String {
-        let mut out = self.render_gauges(engine, now);
+    pub fn render(&self, engine: &Engine, now: Timestamp, calendars: &CalendarBook) -> String {
+        let mut out = self.render_gauges(engine, now, calendars);
         self.append_registry(&mut out);
         out
     }
 
     /// Recomputes the engine gauges at `now` and keeps them for
     /// [`Metrics::scrape`]; returns how long it took.
-    pub fn refresh(&self, engine: &Engine, now: Timestamp) -> std::time::Duration {
+    pub fn refresh(
+        &self,
+        engine: &Engine,
+        now: Timestamp,
+        calendars: &CalendarBook,
+    ) -> std::time::Duration {
         let started = std::time::Instant::now();
-        let text = self.render_gauges(engine, now);
+        let text = self.render_gauges(engine, now, calendars);
         let took = started.elapsed();
         self.compute_seconds.set(took.as_secs_f64());
         self.computed_at.set(now.unix_micros() as f64 / 1e6);
@@ -271,7 +296,7 @@ impl Metrics {
         }
     }
 
-    fn render_gauges(&self, engine: &Engine, now: Timestamp) -> String {
+    fn render_gauges(&self, engine: &Engine, now: Timestamp, calendars: &CalendarBook) -> String {
         let keep = self.choose_accounts(engine);
         *self.keep.write().unwrap_or_else(|e| e.into_inner()) = keep.clone();
         let mut lengths: Vec<Micros> = self.windows.iter().map(|w| w.length).collect();
@@ -282,19 +307,132 @@ impl Metrics {
         let mut opts = AnalyzeOptions::new(now, longest);
         opts.bots_count_as_replies = engine.operational().bots_reply;
         opts.keep_accounts = keep.clone();
+        if let Some(max) = self.max_agents {
+            opts.by_agent = true;
+            opts.keep_agents = self.choose_agents(engine, max);
+        }
         let reports = analyze_windows(engine.set(), &opts, &lengths, engine);
-        let report_of = |len: Micros| &reports[lengths.iter().position(|&l| l == len).unwrap_or(0)];
+        let position = |len: Micros| lengths.iter().position(|&l| l == len).unwrap_or(0);
+        // Business hours (SPEC §3) for the accounts that have a calendar:
+        // a second pass over the same requests with the calendars.
+        let business = (!calendars.is_empty()).then(|| {
+            let mut b = opts.clone();
+            b.by_agent = false;
+            b.calendars = calendars.clone();
+            analyze_windows(engine.set(), &b, &lengths, engine)
+        });
+        let has_calendar =
+            |account: &str| account != OTHER_ACCOUNTS && calendars.for_account(account).is_some();
 
         let mut out = String::with_capacity(1 << 20);
-        self.windowed_gauges(&mut out, &reports);
-        badge_gauges(&mut out, report_of(BADGE_WINDOW));
-        let live = report_of(longest);
+        self.windowed_gauges(&mut out, &reports, business.as_deref(), &has_calendar);
+        badge_gauges(&mut out, &reports[position(BADGE_WINDOW)]);
+        let longest_at = position(longest);
         let older = pending_older_than(engine, now, longest, keep.as_deref());
-        live_gauges(&mut out, live, &older);
+        let business_live = business.as_ref().map(|b| &b[longest_at]);
+        live_gauges(
+            &mut out,
+            &reports[longest_at],
+            business_live,
+            &has_calendar,
+            &older,
+        );
+        if self.max_agents.is_some() {
+            self.agent_gauges(&mut out, &reports);
+        }
         out
     }
 
-    fn windowed_gauges(&self, out: &mut String, reports: &[StatsReport]) {
+    /// The busiest agents (by requests answered in the longest window is
+    /// approximated by stored events per agent: cheap and stable).
+    fn choose_agents(&self, engine: &Engine, max: usize) -> Option<Arc<HashSet<String>>> {
+        let set = engine.set();
+        if set.agent_count() <= max {
+            self.dropped_agents.set(0);
+            return None;
+        }
+        let mut per_agent = vec![0u64; set.agent_count()];
+        for e in set.events() {
+            if let Some(n) = per_agent.get_mut(e.agent as usize) {
+                *n += 1;
+            }
+        }
+        let mut ranked: Vec<(u64, &str)> = per_agent
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((*n, set.agent(i as u32)?.as_str())))
+            .collect();
+        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        self.dropped_agents.set((ranked.len() - max) as i64);
+        Some(Arc::new(
+            ranked[..max].iter().map(|(_, a)| a.to_string()).collect(),
+        ))
+    }
+
+    fn agent_gauges(&self, out: &mut String, reports: &[StatsReport]) {
+        type Field = fn(&AgentStats) -> Option<f64>;
+        let gauges: [(&str, &str, Option<&str>, Field); 5] = [
+            (
+                "replywatch_agent_answered",
+                "Requests the agent answered first, opened in the window (SPEC §3 per agent).",
+                None,
+                |a| Some(a.answered as f64),
+            ),
+            (
+                "replywatch_agent_first_reply_median_seconds",
+                "Median first-reply time of the agent's answers.",
+                None,
+                |a| a.median_first_reply_seconds,
+            ),
+            (
+                "replywatch_agent_first_reply_p90_seconds",
+                "90th percentile first-reply time of the agent's answers.",
+                None,
+                |a| a.p90_first_reply_seconds,
+            ),
+            (
+                "replywatch_agent_hit_ratio",
+                "Share of the agent's answers within the threshold.",
+                Some("1h"),
+                |a| a.hit_ratio_1h,
+            ),
+            ("replywatch_agent_hit_ratio", "", Some("24h"), |a| {
+                a.hit_ratio_24h
+            }),
+        ];
+        for (name, help, within, field) in gauges {
+            if !help.is_empty() {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            }
+            for (w, report) in self.windows.iter().zip(reports) {
+                for g in &report.groups {
+                    for a in g.agents.iter().flatten() {
+                        let Some(v) = field(a) else { continue };
+                        let agent = a.agent.as_deref().unwrap_or("_none");
+                        let _ = write!(
+                            out,
+                            "{name}{{{},window=\"{}\",agent=\"{}\"",
+                            labels(g),
+                            w.label,
+                            escape(agent)
+                        );
+                        if let Some(within) = within {
+                            let _ = write!(out, ",within=\"{within}\"");
+                        }
+                        let _ = writeln!(out, "}} {v}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn windowed_gauges(
+        &self,
+        out: &mut String,
+        reports: &[StatsReport],
+        business: Option<&[StatsReport]>,
+        has_calendar: &dyn Fn(&str) -> bool,
+    ) {
         type Field = fn(&GroupStats) -> Option<f64>;
         let gauges: [(&str, &str, Option<&str>, Field); 6] = [
             (
@@ -333,21 +471,24 @@ impl Metrics {
             if !help.is_empty() {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
             }
-            for (w, report) in self.windows.iter().zip(reports) {
-                for g in &report.groups {
-                    // SPEC §5: a null value is left out, never exported as 0.
-                    let Some(v) = field(g) else { continue };
-                    let _ = write!(
-                        out,
-                        "{name}{{account=\"{}\",channel=\"{}\",window=\"{}\"",
-                        escape(&g.account),
-                        escape(&g.channel),
-                        w.label
-                    );
-                    if let Some(within) = within {
-                        let _ = write!(out, ",within=\"{within}\"");
+            let clocks = [(reports, None), (business.unwrap_or(&[]), Some("business"))];
+            for (reports, clock) in clocks {
+                for (w, report) in self.windows.iter().zip(reports) {
+                    for g in &report.groups {
+                        if clock.is_some() && !has_calendar(&g.account) {
+                            continue;
+                        }
+                        // SPEC §5: a null value is left out, never exported as 0.
+                        let Some(v) = field(g) else { continue };
+                        let _ = write!(out, "{name}{{{},window=\"{}\"", labels(g), w.label);
+                        if let Some(within) = within {
+                            let _ = write!(out, ",within=\"{within}\"");
+                        }
+                        if let Some(clock) = clock {
+                            let _ = write!(out, ",clock=\"{clock}\"");
+                        }
+                        let _ = writeln!(out, "}} {v}");
                     }
-                    let _ = writeln!(out, "}} {v}");
                 }
             }
         }
@@ -438,6 +579,8 @@ fn pending_older_than(
 fn live_gauges(
     out: &mut String,
     report: &StatsReport,
+    business: Option<&StatsReport>,
+    has_calendar: &dyn Fn(&str) -> bool,
     older: &HashMap<(String, String), [u64; 4]>,
 ) {
     let _ = writeln!(
@@ -461,6 +604,15 @@ fn live_gauges(
             let _ = writeln!(
                 out,
                 "replywatch_oldest_pending_seconds{{{}}} {v}",
+                labels(g)
+            );
+        }
+    }
+    for g in business.map(|b| b.groups.as_slice()).unwrap_or(&[]) {
+        if let (true, Some(v)) = (has_calendar(&g.account), g.oldest_pending_seconds) {
+            let _ = writeln!(
+                out,
+                "replywatch_oldest_pending_seconds{{{},clock=\"business\"}} {v}",
                 labels(g)
             );
         }

@@ -3,8 +3,9 @@
 //! (`/readyz` says when), starts the ingestion worker and retention, and on
 //! the stop signal stops accepting, drains the queue, commits and closes.
 
+use crate::calendars::Calendars;
 use crate::config::{Retention, ServeConfig};
-use crate::domain::{CalendarBook, ReplyPolicy};
+use crate::domain::ReplyPolicy;
 use crate::engine::Engine;
 use crate::http::{AppState, router};
 use crate::ingest::IngestQueue;
@@ -28,15 +29,6 @@ pub struct Application {
     background: Vec<JoinHandle<()>>,
 }
 
-fn load_calendars(config: &ServeConfig) -> anyhow::Result<CalendarBook> {
-    let Some(path) = &config.calendar else {
-        return Ok(CalendarBook::default());
-    };
-    let json = std::fs::read_to_string(path)
-        .with_context(|| format!("reading calendar {}", path.display()))?;
-    CalendarBook::from_json(&json).with_context(|| format!("in {}", path.display()))
-}
-
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
         anyhow::ensure!(
@@ -45,20 +37,22 @@ impl Application {
             config.queue_events,
             config.max_batch_events
         );
-        let calendars = load_calendars(&config)?;
         let store = Store::connect(&config.database_url).await?;
         let applied = store.migrate().await?;
         if !applied.is_empty() {
             tracing::info!(?applied, "database migrated");
         }
+        let stored = store.load_calendars().await?;
+        let calendars = Arc::new(Calendars::load(config.calendar.clone(), stored)?);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
         let policy = ReplyPolicy::operational(config.bots_count_as_replies);
         let live = Arc::new(LiveState::new(policy));
-        let metrics = Arc::new(Metrics::new(
+        let metrics = Arc::new(Metrics::with_agents(
             config.metrics_windows.clone(),
             config.max_series_accounts,
+            config.agent_metrics.then_some(config.max_series_agents),
         )?);
         let (ingest, worker) = IngestQueue::start(
             store.clone(),
@@ -81,9 +75,14 @@ impl Application {
                 every,
             )));
         }
+        background.push(tokio::spawn(crate::calendars::watch(
+            calendars.clone(),
+            Duration::from_secs(5),
+        )));
         background.push(tokio::spawn(refresh_metrics(
             live.clone(),
             metrics.clone(),
+            calendars.clone(),
             Duration::from_micros(config.metrics_refresh.0.max(100_000) as u64),
         )));
         let state = AppState {
@@ -91,7 +90,7 @@ impl Application {
             store,
             live,
             ingest,
-            calendars: Arc::new(calendars),
+            calendars,
             metrics,
         };
         Ok(Application {
@@ -178,13 +177,19 @@ async fn load_live_state(store: Store, live: Arc<LiveState>) {
 
 /// Recomputes the figure gauges of /metrics every `every`, at the current
 /// instant, so that time moves them even without events.
-async fn refresh_metrics(live: Arc<LiveState>, metrics: Arc<Metrics>, every: Duration) {
+async fn refresh_metrics(
+    live: Arc<LiveState>,
+    metrics: Arc<Metrics>,
+    calendars: Arc<Calendars>,
+    every: Duration,
+) {
     loop {
         if live.is_ready() {
             let (live, metrics) = (live.clone(), metrics.clone());
+            let book = calendars.book();
             let now = crate::domain::Timestamp::from_datetime(chrono::Utc::now());
             let done = tokio::task::spawn_blocking(move || {
-                live.read(|engine| metrics.refresh(engine, now))
+                live.read(|engine| metrics.refresh(engine, now, &book))
             })
             .await;
             match done {

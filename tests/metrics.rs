@@ -4,6 +4,7 @@
 //! beyond the series bound fold into `_other`.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+use replywatch::domain::CalendarBook;
 use replywatch::domain::{
     AnalyzeOptions, EventSet, MessageEvent, Micros, ReplyPolicy, analyze, parse_rfc3339,
 };
@@ -51,7 +52,7 @@ fn gauges_equal_the_core_at_the_scrape_instant_and_nulls_are_left_out() {
     let engine = engine_of(events.clone());
     let metrics = Metrics::new(windows(), 100).unwrap();
     let now = parse_rfc3339("2026-11-01T12:00:00Z").unwrap();
-    let text = metrics.render(&engine, now);
+    let text = metrics.render(&engine, now, &CalendarBook::default());
     let core = analyze(
         &EventSet::from_events(events),
         &AnalyzeOptions::new(now, Micros(7 * 86_400_000_000)),
@@ -118,7 +119,11 @@ fn time_alone_turns_a_pending_request_into_a_decided_miss() {
     let metrics = Metrics::new(windows(), 100).unwrap();
     let l = r#"account="acme",channel="all",window="24h",within="1h""#;
     let p = r#"account="acme",channel="all""#;
-    let early = metrics.render(&engine, parse_rfc3339("2026-11-01T10:59:59Z").unwrap());
+    let early = metrics.render(
+        &engine,
+        parse_rfc3339("2026-11-01T10:59:59Z").unwrap(),
+        &CalendarBook::default(),
+    );
     assert_eq!(
         sample(&early, "replywatch_hit_ratio", l),
         None,
@@ -132,7 +137,11 @@ fn time_alone_turns_a_pending_request_into_a_decided_miss() {
         ),
         Some(0.0)
     );
-    let later = metrics.render(&engine, parse_rfc3339("2026-11-01T11:00:00Z").unwrap());
+    let later = metrics.render(
+        &engine,
+        parse_rfc3339("2026-11-01T11:00:00Z").unwrap(),
+        &CalendarBook::default(),
+    );
     assert_eq!(
         sample(&later, "replywatch_hit_ratio", l),
         Some(0.0),
@@ -150,7 +159,11 @@ fn time_alone_turns_a_pending_request_into_a_decided_miss() {
         ),
         Some(1.0)
     );
-    let day = metrics.render(&engine, parse_rfc3339("2026-11-02T06:00:00Z").unwrap());
+    let day = metrics.render(
+        &engine,
+        parse_rfc3339("2026-11-02T06:00:00Z").unwrap(),
+        &CalendarBook::default(),
+    );
     assert_eq!(
         sample(
             &day,
@@ -185,7 +198,11 @@ fn accounts_beyond_the_bound_fold_into_other_and_say_so() {
     }
     let engine = engine_of(events);
     let metrics = Metrics::new(windows(), 2).unwrap();
-    let text = metrics.render(&engine, parse_rfc3339("2026-11-01T12:00:00Z").unwrap());
+    let text = metrics.render(
+        &engine,
+        parse_rfc3339("2026-11-01T12:00:00Z").unwrap(),
+        &CalendarBook::default(),
+    );
     let w = r#"channel="all",window="7d""#;
     assert_eq!(
         sample(
@@ -229,7 +246,11 @@ fn the_histogram_uses_the_sla_thresholds_as_buckets() {
         ev("acme", "c1", "2", "agent", "2026-11-01T11:00:00Z"),
     ]);
     metrics.record(&engine, &applied);
-    let text = metrics.render(&engine, parse_rfc3339("2026-11-01T12:00:00Z").unwrap());
+    let text = metrics.render(
+        &engine,
+        parse_rfc3339("2026-11-01T12:00:00Z").unwrap(),
+        &CalendarBook::default(),
+    );
     let b = |le: &str| {
         sample(
             &text,
@@ -249,4 +270,95 @@ fn the_histogram_uses_the_sla_thresholds_as_buckets() {
             "replywatch_events_ingested_total{channel=\"messenger\",from=\"customer\"} 1"
         )
     );
+}
+
+#[test]
+fn accounts_with_a_calendar_get_business_clock_series_too() {
+    // Saturday 10:00 → Monday 09:05 in Berlin (open Mon 09:00-17:00): 5 business minutes.
+    let engine = engine_of(vec![
+        ev("berlin", "c1", "1", "customer", "2026-10-31T09:00:00Z"),
+        ev("berlin", "c1", "2", "agent", "2026-11-02T08:05:00Z"),
+        ev("plain", "c1", "3", "customer", "2026-10-31T09:00:00Z"),
+        ev("plain", "c1", "4", "agent", "2026-11-02T08:05:00Z"),
+    ]);
+    let book = CalendarBook::from_json(
+        r#"{"accounts": {"berlin": {"timezone": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}}}}"#,
+    )
+    .unwrap();
+    let metrics = Metrics::new(windows(), 100).unwrap();
+    let text = metrics.render(
+        &engine,
+        parse_rfc3339("2026-11-03T00:00:00Z").unwrap(),
+        &book,
+    );
+    let l = |a: &str| format!("account=\"{a}\",channel=\"messenger\",window=\"7d\"");
+    let wall = 2.0 * 86_400.0 - 55.0 * 60.0;
+    assert_eq!(
+        sample(&text, "replywatch_first_reply_median_seconds", &l("berlin")),
+        Some(wall)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "replywatch_first_reply_median_seconds",
+            &format!("{},clock=\"business\"", l("berlin"))
+        ),
+        Some(300.0)
+    );
+    assert!(
+        !text.contains("account=\"plain\",channel=\"messenger\",window=\"7d\",clock"),
+        "no calendar, no business series"
+    );
+    // The badge stays in calendar time: no clock label on it.
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("replywatch_badge") && l.contains("clock="))
+    );
+}
+
+#[test]
+fn agent_series_appear_only_when_enabled_and_are_bounded() {
+    let mut events = Vec::new();
+    for (i, agent) in ["ann", "ann", "bob", "cid"].iter().enumerate() {
+        let c = format!("c{i}");
+        events.push(ev(
+            "acme",
+            &c,
+            &format!("q{i}"),
+            "customer",
+            "2026-11-01T10:00:00Z",
+        ));
+        let mut reply = ev(
+            "acme",
+            &c,
+            &format!("r{i}"),
+            "agent",
+            "2026-11-01T10:10:00Z",
+        );
+        reply.agent = Some(replywatch::domain::AgentName::parse(agent).unwrap());
+        events.push(reply);
+    }
+    let engine = engine_of(events);
+    let now = parse_rfc3339("2026-11-01T12:00:00Z").unwrap();
+    let off = Metrics::new(windows(), 100)
+        .unwrap()
+        .render(&engine, now, &CalendarBook::default());
+    assert!(!off.contains("replywatch_agent_"));
+    let on = Metrics::with_agents(windows(), 100, Some(1))
+        .unwrap()
+        .render(&engine, now, &CalendarBook::default());
+    let l =
+        |agent: &str| format!("account=\"acme\",channel=\"all\",window=\"7d\",agent=\"{agent}\"");
+    assert_eq!(
+        sample(&on, "replywatch_agent_answered", &l("ann")),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&on, "replywatch_agent_answered", &l("_other")),
+        Some(2.0),
+        "bob and cid folded"
+    );
+    assert_eq!(sample(&on, "replywatch_agent_answered", &l("bob")), None);
+    assert!(on.contains("replywatch_series_folded_agents 2"));
 }

@@ -167,6 +167,11 @@ impl CalendarBook {
         Ok(CalendarBook { default, accounts })
     }
 
+    /// Whether any account has a calendar (a default counts for all).
+    pub fn is_empty(&self) -> bool {
+        self.default.is_none() && self.accounts.is_empty()
+    }
+
     /// The calendar of `account`, else the default; `None` keeps calendar time.
     pub fn for_account(&self, account: &str) -> Option<&Calendar> {
         self.accounts.get(account).or(self.default.as_ref())
@@ -179,6 +184,16 @@ impl CalendarBook {
 }
 
 impl Calendar {
+    /// Parses and validates one calendar (SPEC §3's JSON form of an
+    /// account's entry); `path` prefixes error locations.
+    pub fn from_json(json: &str, path: &str) -> Result<Calendar, CalendarError> {
+        let spec: CalendarSpec = serde_json::from_str(json).map_err(|e| CalendarError {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })?;
+        spec.validate(path)
+    }
+
     /// A calendar open all week round, in UTC (business time = calendar time).
     pub fn always_open() -> Self {
         Calendar {

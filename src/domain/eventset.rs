@@ -142,6 +142,11 @@ impl EventSet {
         self.conversations.len()
     }
 
+    /// Number of distinct agent names.
+    pub fn agent_count(&self) -> usize {
+        self.agents.len()
+    }
+
     /// The agent name of an index, `None` for [`NO_AGENT`].
     pub fn agent(&self, idx: AgentIdx) -> Option<&AgentName> {
         self.agents.get(idx as usize)

@@ -28,6 +28,8 @@ pub struct AnalyzeOptions {
     /// When set, accounts outside it are reported together as
     /// [`OTHER_ACCOUNTS`] (the service's bound on metric series).
     pub keep_accounts: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+    /// With `by_agent`: when set, agents outside it share one row, `_other`.
+    pub keep_agents: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl AnalyzeOptions {
@@ -39,6 +41,7 @@ impl AnalyzeOptions {
             by_agent: false,
             calendars: CalendarBook::default(),
             keep_accounts: None,
+            keep_agents: None,
         }
     }
 }
@@ -283,7 +286,7 @@ impl GroupAcc {
         }
     }
 
-    fn add_operational(&mut self, r: &Request, m: &Measured, by_agent: bool) {
+    fn add_operational(&mut self, r: &Request, m: &Measured, by_agent: Option<&[AgentIdx]>) {
         let op = &mut self.op;
         op.requests += 1;
         op.hit_1h.add(m.decided(ONE_HOUR), m.hit(ONE_HOUR));
@@ -292,8 +295,13 @@ impl GroupAcc {
             (Some(f), Some(reply)) => {
                 op.answered += 1;
                 op.first_replies.push(f);
-                if by_agent {
-                    let a = self.agents.entry(reply.agent).or_default();
+                if let Some(agent_map) = by_agent {
+                    // Agents outside `keep_agents` share one row.
+                    let agent = agent_map
+                        .get(reply.agent as usize)
+                        .copied()
+                        .unwrap_or(reply.agent);
+                    let a = self.agents.entry(agent).or_default();
                     a.first_replies.push(f);
                     a.within_1h += u64::from(f <= ONE_HOUR);
                     a.within_24h += u64::from(f <= ONE_DAY);
@@ -374,9 +382,11 @@ impl GroupAcc {
                     let n = a.first_replies.len() as u64;
                     let (median, p90) = median_and_p90(a.first_replies);
                     AgentStats {
-                        agent: (idx != NO_AGENT)
-                            .then(|| set.agent(idx).map(|n| n.to_string()))
-                            .flatten(),
+                        agent: match idx {
+                            NO_AGENT => None,
+                            OTHER_AGENT => Some(OTHER_AGENTS.to_string()),
+                            _ => set.agent(idx).map(|n| n.to_string()),
+                        },
                         answered: n,
                         median_first_reply_seconds: median,
                         p90_first_reply_seconds: p90,
@@ -455,6 +465,10 @@ impl RequestSource for Walk<'_> {
     }
 }
 
+/// The agent name reported for agents folded by [`AnalyzeOptions::keep_agents`].
+pub const OTHER_AGENTS: &str = "_other";
+const OTHER_AGENT: AgentIdx = NO_AGENT - 1;
+
 /// The account name reported for accounts folded by [`AnalyzeOptions::keep_accounts`].
 pub const OTHER_ACCOUNTS: &str = "_other";
 
@@ -507,6 +521,15 @@ pub fn analyze_windows(
         clocks.push(Clock::for_account(&opts.calendars, s.account.as_str()));
     }
     let n_groups = keys.len();
+    // Per agent index: itself, or OTHER_AGENT when `keep_agents` leaves it out.
+    let agent_map: Option<Vec<AgentIdx>> = opts.by_agent.then(|| {
+        (0..set.agent_count() as AgentIdx)
+            .map(|i| match (&opts.keep_agents, set.agent(i)) {
+                (Some(keep), Some(name)) if !keep.contains(name.as_str()) => OTHER_AGENT,
+                _ => i,
+            })
+            .collect()
+    });
     let starts: Vec<Timestamp> = windows.iter().map(|&w| opts.as_of.minus(w)).collect();
     let add = |accs: &mut Vec<GroupAcc>, view: View, r: &Request| {
         if r.opened_at >= opts.as_of || starts.iter().all(|&start| r.opened_at < start) {
@@ -526,7 +549,7 @@ pub fn analyze_windows(
             for g in [own, all] {
                 let acc = &mut accs[w * n_groups + g];
                 match view {
-                    View::Operational => acc.add_operational(r, &m, opts.by_agent),
+                    View::Operational => acc.add_operational(r, &m, agent_map.as_deref()),
                     View::Badge => acc.add_badge(r, &m),
                 }
             }

@@ -29,9 +29,10 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
     }
     // No refresh yet (just started): compute now.
     let (live, metrics) = (state.live.clone(), state.metrics.clone());
+    let book = state.calendars.book();
     let now = Timestamp::from_datetime(chrono::Utc::now());
     let computed = tokio::task::spawn_blocking(move || {
-        live.read(|engine| metrics.refresh(engine, now));
+        live.read(|engine| metrics.refresh(engine, now, &book));
         metrics.scrape().unwrap_or_default()
     });
     match computed.await {

@@ -3,6 +3,7 @@
 //! ingestion queue or the pure core; no SQL here.
 
 mod auth;
+mod calendar;
 mod error;
 mod events;
 mod health;
@@ -14,7 +15,6 @@ mod webhooks;
 pub use error::{ApiError, ApiResult};
 
 use crate::config::ServeConfig;
-use crate::domain::CalendarBook;
 use crate::ingest::IngestQueue;
 use crate::live::LiveState;
 use crate::store::Store;
@@ -29,7 +29,7 @@ pub struct AppState {
     pub store: Store,
     pub live: Arc<LiveState>,
     pub ingest: IngestQueue,
-    pub calendars: Arc<CalendarBook>,
+    pub calendars: Arc<crate::calendars::Calendars>,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -52,6 +52,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", post(events::post_events))
         .route("/v1/stats", get(stats::get_stats))
         .route("/v1/requests", get(stats::get_requests))
+        .route(
+            "/v1/accounts/{account}/calendar",
+            get(calendar::get_calendar).put(calendar::put_calendar),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

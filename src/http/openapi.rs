@@ -100,12 +100,14 @@ impl Modify for BearerAuth {
         super::health::healthz,
         super::health::readyz,
         super::metrics::get_metrics,
+        super::calendar::get_calendar,
+        super::calendar::put_calendar,
         super::webhooks::verify,
         super::webhooks::receive,
     ),
     components(schemas(
         EventDoc, SenderDoc, AtDoc, InsertOutcome, StatsReport, GroupStats, AgentStats,
-        RequestsPage, RequestRow, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health
+        RequestsPage, RequestRow, super::calendar::AccountCalendar, super::calendar::CalendarDoc, crate::calendars::Source, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health
     )),
     modifiers(&BearerAuth)
 )]

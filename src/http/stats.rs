@@ -113,7 +113,7 @@ pub async fn get_stats(State(state): State<AppState>, uri: Uri) -> ApiResult<Jso
     opts.by_agent = q.by_agent.unwrap_or(false);
     opts.calendars = match q.clock.unwrap_or_default() {
         ClockParam::Calendar => CalendarBook::default(),
-        ClockParam::Business => state.calendars.as_ref().clone(),
+        ClockParam::Business => state.calendars.book().as_ref().clone(),
     };
     let mut report = compute(&state, move |engine| {
         // The engine's cached requests when its view matches the query's

@@ -32,6 +32,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_ingest_log.sql"),
         postgres: include_str!("../../migrations/postgres/0003_ingest_log.sql"),
     },
+    Migration {
+        version: 4,
+        name: "calendars",
+        sqlite: include_str!("../../migrations/sqlite/0004_calendars.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_calendars.sql"),
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS replywatch_migrations (

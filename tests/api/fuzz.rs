@@ -4,6 +4,26 @@
 
 use crate::helpers::{Backend, TestApp};
 
+async fn schemathesis(app: &TestApp, seed: &str, extra: &[&str]) {
+    let run = tokio::process::Command::new("schemathesis")
+        .args(["run", &app.url("/openapi.json")])
+        .args(["--checks", "all", "--max-examples", "150", "--seed", seed])
+        // One worker: with several, hypothesis (4.x) sometimes fails inside
+        // its own lambda-source cache ("AST constructor recursion depth mismatch").
+        .args(["--workers", "1", "--no-color"])
+        .args(extra)
+        .output()
+        .await
+        .expect("schemathesis must be installed: pip install schemathesis (.ci/run does it)");
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "schemathesis {extra:?} found problems (seed {seed}):\n{out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.contains("passed"), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
@@ -12,21 +32,20 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     })
     .await;
     let seed = std::env::var("REPLYWATCH_FUZZ_SEED").unwrap_or_else(|_| "20261127".into());
-    let run = tokio::process::Command::new("schemathesis")
-        .args(["run", &app.url("/openapi.json")])
-        .args(["--checks", "all", "--max-examples", "150", "--seed", &seed])
-        // One worker: with several, hypothesis (4.x) sometimes fails inside
-        // its own lambda-source cache ("AST constructor recursion depth mismatch").
-        .args(["--workers", "1", "--no-color"])
-        .output()
-        .await
-        .expect("schemathesis must be installed: pip install schemathesis (.ci/run does it)");
-    let out = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "schemathesis found problems (seed {seed}):\n{out}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert!(out.contains("passed"), "{out}");
+    schemathesis(&app, &seed, &["--exclude-operation-id", "put_calendar"]).await;
+    // A calendar's rules (an existing IANA zone, intervals that end after
+    // they start and do not overlap) are not expressible in JSON Schema, so
+    // a schema-valid calendar may rightly get a 400 there: every other check.
+    schemathesis(
+        &app,
+        &seed,
+        &[
+            "--include-operation-id",
+            "put_calendar",
+            "--exclude-checks",
+            "positive_data_acceptance",
+        ],
+    )
+    .await;
     app.finish().await;
 }

@@ -7,6 +7,7 @@
 mod common;
 mod helpers;
 
+mod calendar;
 mod events;
 mod fuzz;
 mod monitoring;
