@@ -15,10 +15,12 @@
 //! - [`bench`]: `replywatch bench ingest`, the ingestion benchmark.
 //! - [`webhooks`]: Meta's webhook payloads mapped to events (SPEC §7), pure.
 //! - [`calendars`]: the service's business-hours calendars (file reload, API).
+//! - [`charts`]: PNG charts (plotters) of one group's daily series.
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod bench;
 pub mod calendars;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod domain;

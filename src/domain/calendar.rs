@@ -194,6 +194,11 @@ impl Calendar {
         spec.validate(path)
     }
 
+    /// The calendar's time zone.
+    pub fn timezone(&self) -> Tz {
+        self.timezone
+    }
+
     /// A calendar open all week round, in UTC (business time = calendar time).
     pub fn always_open() -> Self {
         Calendar {

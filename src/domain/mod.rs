@@ -3,6 +3,7 @@
 //! Re-exports only.
 
 pub mod calendar;
+pub mod daily;
 pub mod event;
 pub mod eventset;
 pub mod ids;

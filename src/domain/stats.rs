@@ -191,7 +191,7 @@ fn badge_fastest(mut values: Vec<Micros>) -> Option<(i64, u64)> {
 /// Median and 90th percentile of `values`, reading only the ranks they
 /// need by selection (O(n)) instead of sorting (O(n log n)); the arithmetic
 /// is [`median_seconds`]'s and [`percentile_seconds`]'s.
-fn median_and_p90(mut values: Vec<Micros>) -> (Option<f64>, Option<f64>) {
+pub fn median_and_p90(mut values: Vec<Micros>) -> (Option<f64>, Option<f64>) {
     let n = values.len();
     if n == 0 {
         return (None, None);

@@ -4,11 +4,13 @@
 
 mod auth;
 mod calendar;
+mod charts;
 mod error;
 mod events;
 mod health;
 mod metrics;
 pub mod openapi;
+mod page;
 mod stats;
 mod webhooks;
 
@@ -52,6 +54,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", post(events::post_events))
         .route("/v1/stats", get(stats::get_stats))
         .route("/v1/requests", get(stats::get_requests))
+        .route("/v1/charts/{name}", get(charts::get_chart))
+        .route("/", get(page::overview))
+        .route("/accounts/{account}", get(page::account))
         .route(
             "/v1/accounts/{account}/calendar",
             get(calendar::get_calendar).put(calendar::put_calendar),

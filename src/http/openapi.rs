@@ -100,6 +100,7 @@ impl Modify for BearerAuth {
         super::health::healthz,
         super::health::readyz,
         super::metrics::get_metrics,
+        super::charts::get_chart,
         super::calendar::get_calendar,
         super::calendar::put_calendar,
         super::webhooks::verify,

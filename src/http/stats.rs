@@ -51,13 +51,13 @@ pub struct StatsQuery {
 }
 
 /// Parses the query string, answering 400 (JSON) on a malformed one.
-fn query<T: serde::de::DeserializeOwned>(uri: &Uri) -> ApiResult<T> {
+pub(super) fn query<T: serde::de::DeserializeOwned>(uri: &Uri) -> ApiResult<T> {
     Query::<T>::try_from_uri(uri)
         .map(|q| q.0)
         .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
 }
 
-fn as_of_param(value: Option<&str>) -> ApiResult<Timestamp> {
+pub(super) fn as_of_param(value: Option<&str>) -> ApiResult<Timestamp> {
     match value {
         None => Ok(Timestamp::from_datetime(chrono::Utc::now())),
         Some(s) => domain::parse_rfc3339(s).ok_or_else(|| {
@@ -69,7 +69,7 @@ fn as_of_param(value: Option<&str>) -> ApiResult<Timestamp> {
     }
 }
 
-fn duration_param(name: &str, value: &str) -> ApiResult<Micros> {
+pub(super) fn duration_param(name: &str, value: &str) -> ApiResult<Micros> {
     match domain::parse_duration(value) {
         Ok(d) if d.0 > 0 => Ok(d),
         Ok(_) => Err(ApiError::bad_parameter(name, "must be longer than 0s")),

@@ -11,6 +11,7 @@ mod calendar;
 mod events;
 mod fuzz;
 mod monitoring;
+mod page;
 mod prometheus;
 mod reliability;
 mod stats;

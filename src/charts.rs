@@ -1,0 +1,431 @@
+//! PNG charts (plotters, with an embedded DejaVu Sans so no system fonts
+//! are needed) of one group's [`Series`]. Pure rendering: series in, PNG
+//! bytes out; no HTTP, no store. Callers run it off the async threads.
+
+use crate::domain::daily::{SLA_BUCKETS, Series};
+use anyhow::anyhow;
+use plotters::prelude::*;
+use std::sync::OnceLock;
+
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const SIZE: (u32, u32) = (960, 540);
+
+/// The charts of issue 7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chart {
+    FirstReply,
+    HitRatios,
+    Volume,
+    Distribution,
+    Heatmap,
+}
+
+impl Chart {
+    pub const ALL: [Chart; 5] = [
+        Chart::FirstReply,
+        Chart::HitRatios,
+        Chart::Volume,
+        Chart::Distribution,
+        Chart::Heatmap,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Chart::FirstReply => "first-reply",
+            Chart::HitRatios => "hit-ratios",
+            Chart::Volume => "volume",
+            Chart::Distribution => "distribution",
+            Chart::Heatmap => "heatmap",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Chart> {
+        Chart::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Chart::FirstReply => "First-reply time per day",
+            Chart::HitRatios => "Hit ratios per day",
+            Chart::Volume => "Requests per day",
+            Chart::Distribution => "First replies by SLA bucket",
+            Chart::Heatmap => "Median first reply by hour and weekday",
+        }
+    }
+}
+
+fn font() -> anyhow::Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = REGISTERED.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()
+    });
+    ok.then_some(())
+        .ok_or_else(|| anyhow!("the embedded font is invalid"))
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing the chart: {e:?}")
+}
+
+/// Renders `chart` of `series`; `subject` names the account, channel and window.
+pub fn render(chart: Chart, series: &Series, subject: &str) -> anyhow::Result<Vec<u8>> {
+    font()?;
+    let (w, h) = SIZE;
+    let mut pixels = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically(50);
+        top.draw(&Text::new(
+            format!("{} — {subject}", chart.title()),
+            (12, 8),
+            ("sans-serif", 22),
+        ))
+        .map_err(err)?;
+        top.draw(&Text::new(
+            format!("based on {} requests", series.requests),
+            (12, 32),
+            ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90)),
+        ))
+        .map_err(err)?;
+        match chart {
+            Chart::FirstReply => first_reply(&body, series)?,
+            Chart::HitRatios => hit_ratios(&body, series)?,
+            Chart::Volume => volume(&body, series)?,
+            Chart::Distribution => distribution(&body, series)?,
+            Chart::Heatmap => heatmap(&body, series)?,
+        }
+        root.present().map_err(err)?;
+    }
+    let image =
+        image::RgbImage::from_raw(w, h, pixels).ok_or_else(|| anyhow!("bad pixel buffer"))?;
+    let mut png = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut png, image::ImageOutputFormat::Png)
+        .map_err(|e| anyhow!("encoding PNG: {e}"))?;
+    Ok(png.into_inner())
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn day_label(series: &Series, x: f64) -> String {
+    let i = x.round() as usize;
+    match series.days.get(i) {
+        Some(d) if (x - i as f64).abs() < 1e-6 => d.date.format("%b %d").to_string(),
+        _ => String::new(),
+    }
+}
+
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> anyhow::Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)
+}
+
+fn first_reply(area: &Area, s: &Series) -> anyhow::Result<()> {
+    let n = s.days.len().max(1) as f64;
+    let max = s
+        .days
+        .iter()
+        .filter_map(|d| d.p90_first_reply_seconds)
+        .fold(3600.0_f64, f64::max)
+        / 60.0;
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5..n - 0.5, 0.0..max * 1.1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("day (account's time zone)")
+        .y_desc("minutes")
+        .x_labels(s.days.len().min(14))
+        .x_label_formatter(&|x| day_label(s, *x))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    for (target, label, color) in [(15.0, "15 min target", GREEN), (60.0, "1 h target", RED)] {
+        chart
+            .draw_series(LineSeries::new(
+                [(-0.5, target), (n - 0.5, target)],
+                color.mix(0.6).stroke_width(1),
+            ))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
+    }
+    let line = |f: fn(&crate::domain::daily::DailyRow) -> Option<f64>| {
+        s.days
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, d)| f(d).map(|v| (i as f64, v / 60.0)))
+            .collect::<Vec<_>>()
+    };
+    for (points, label, color) in [
+        (line(|d| d.median_first_reply_seconds), "median", BLUE),
+        (line(|d| d.p90_first_reply_seconds), "p90", MAGENTA),
+    ] {
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )
+            .map_err(err)?;
+    }
+    legend(&mut chart)
+}
+
+fn hit_ratios(area: &Area, s: &Series) -> anyhow::Result<()> {
+    let n = s.days.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..n - 0.5, 0.0..100.0)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("day (account's time zone)")
+        .y_desc("% of decided requests")
+        .x_labels(s.days.len().min(14))
+        .x_label_formatter(&|x| day_label(s, *x))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(
+            [(-0.5, 90.0), (n - 0.5, 90.0)],
+            BLACK.mix(0.5),
+        ))
+        .map_err(err)?
+        .label("90 % (badge)")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
+    type F = fn(&crate::domain::daily::DailyRow) -> Option<f64>;
+    let lines: [(F, &str, RGBColor); 2] = [
+        (|d| d.hit_ratio_1h, "within 1 h", BLUE),
+        (|d| d.hit_ratio_24h, "within 24 h = response rate", GREEN),
+    ];
+    for (f, label, color) in lines {
+        let points: Vec<(f64, f64)> = s
+            .days
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| f(d).map(|v| (i as f64, v * 100.0)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )
+            .map_err(err)?;
+    }
+    legend(&mut chart)
+}
+
+fn volume(area: &Area, s: &Series) -> anyhow::Result<()> {
+    let n = s.days.len().max(1) as f64;
+    let max = s.days.iter().map(|d| d.requests).max().unwrap_or(1).max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..n - 0.5, 0.0..max * 1.15)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("day (account's time zone)")
+        .y_desc("requests")
+        .x_labels(s.days.len().min(14))
+        .x_label_formatter(&|x| day_label(s, *x))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    type F = fn(&crate::domain::daily::DailyRow) -> u64;
+    let stack: [(F, &str, RGBColor); 4] = [
+        (
+            |d| d.within_1h,
+            "answered within 1 h",
+            RGBColor(46, 139, 87),
+        ),
+        (|d| d.within_24h, "within 24 h", RGBColor(240, 180, 40)),
+        (|d| d.later, "later", RGBColor(220, 80, 60)),
+        (|d| d.pending, "pending", RGBColor(150, 150, 150)),
+    ];
+    let mut base = vec![0u64; s.days.len()];
+    for (f, label, color) in stack {
+        let bars: Vec<Rectangle<(f64, f64)>> = s
+            .days
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let (lo, hi) = (base[i], base[i] + f(d));
+                base[i] = hi;
+                Rectangle::new(
+                    [(i as f64 - 0.35, lo as f64), (i as f64 + 0.35, hi as f64)],
+                    color.filled(),
+                )
+            })
+            .collect();
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
+    }
+    legend(&mut chart)
+}
+
+fn bucket_label(i: usize) -> String {
+    let fmt = |s: i64| match s {
+        s if s < 3600 => format!("{} min", s / 60),
+        s => format!("{} h", s / 3600),
+    };
+    match i {
+        0 => format!("≤ {}", fmt(SLA_BUCKETS[0])),
+        i if i < SLA_BUCKETS.len() => format!("≤ {}", fmt(SLA_BUCKETS[i])),
+        _ => "> 24 h".to_string(),
+    }
+}
+
+fn distribution(area: &Area, s: &Series) -> anyhow::Result<()> {
+    let n = s.distribution.len();
+    let max = s.distribution.iter().copied().max().unwrap_or(1).max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..max * 1.15)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("first-reply time (SPEC §5 buckets)")
+        .y_desc("answered requests")
+        .x_labels(n)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                bucket_label(i as usize)
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(s.distribution.iter().enumerate().map(|(i, &c)| {
+            let color = if i <= 4 {
+                RGBColor(46, 139, 87)
+            } else {
+                RGBColor(220, 80, 60)
+            };
+            Rectangle::new(
+                [(i as f64 - 0.4, 0.0), (i as f64 + 0.4, c as f64)],
+                color.filled(),
+            )
+        }))
+        .map_err(err)?;
+    Ok(())
+}
+
+fn heatmap(area: &Area, s: &Series) -> anyhow::Result<()> {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..24.0, -0.5..6.5)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("hour of opening (account's time zone); cell: median first reply, green ≤ 15 min, red ≥ 4 h")
+        .x_labels(24)
+        .y_labels(7)
+        .x_label_formatter(&|x| format!("{:02}", *x as u32))
+        .y_label_formatter(&|y: &f64| {
+            let row = y.round();
+            match (row - y).abs() < 1e-6 && (0.0..=6.0).contains(&row) {
+                true => DAYS[6 - row as usize].to_string(),
+                false => String::new(),
+            }
+        })
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    let color = |seconds: f64| {
+        // 15 min → green, 4 h and more → red, log scale between.
+        let t = ((seconds.max(1.0) / 900.0).ln() / (14_400.0_f64 / 900.0).ln()).clamp(0.0, 1.0);
+        RGBColor(
+            (46.0 + t * 174.0) as u8,
+            (139.0 - t * 59.0) as u8,
+            (87.0 - t * 27.0) as u8,
+        )
+    };
+    for (day, hours) in s.heatmap.iter().enumerate() {
+        let y = 6 - day; // Monday on top
+        for (hour, cell) in hours.iter().enumerate() {
+            let style = match cell {
+                Some(v) => color(*v).filled(),
+                None => RGBColor(235, 235, 235).filled(),
+            };
+            chart
+                .draw_series([Rectangle::new(
+                    [
+                        (hour as f64, y as f64 - 0.45),
+                        (hour as f64 + 0.95, y as f64 + 0.45),
+                    ],
+                    style,
+                )])
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_chart_renders_a_png_even_without_data() {
+        for chart in Chart::ALL {
+            let png = render(
+                chart,
+                &Series {
+                    heatmap: vec![[None; 24]; 7],
+                    distribution: vec![0; 10],
+                    ..Series::default()
+                },
+                "acme/all, 7d",
+            )
+            .unwrap();
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{chart:?}");
+            assert_eq!(Chart::parse(chart.name()), Some(chart));
+        }
+    }
+}

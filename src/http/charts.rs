@@ -1,0 +1,135 @@
+//! `GET /v1/charts/{name}.png` (SPEC §6): one group's chart, computed from
+//! the engine's requests and rendered off the async threads.
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::stats::{as_of_param, duration_param, query};
+use crate::charts::{Chart, render};
+use crate::domain::daily::series;
+use crate::domain::{ALL_CHANNELS, Micros, Request, Timestamp};
+use crate::engine::Engine;
+use axum::extract::{Path, State};
+use axum::http::{Uri, header};
+use axum::response::{IntoResponse, Response};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChartQuery {
+    /// The account (required).
+    pub account: Option<String>,
+    /// A channel, or `all` (default) for the account over all channels.
+    pub channel: Option<String>,
+    /// Requests opened in [as_of − window, as_of) (default 7d).
+    #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
+    pub window: Option<String>,
+    /// Evaluation instant, RFC 3339 (default: now).
+    #[param(format = DateTime)]
+    pub as_of: Option<String>,
+    /// IANA zone for days and hours (default: the account's calendar zone, else UTC).
+    pub timezone: Option<String>,
+}
+
+/// The requests of one group (operational view of the engine's policy).
+pub fn group_requests<'a>(
+    engine: &'a Engine,
+    account: &'a str,
+    channel: &'a str,
+) -> impl Iterator<Item = &'a Request> {
+    let set = engine.set();
+    engine
+        .operational_requests()
+        .filter(move |(stream, _)| {
+            let s = set.stream(*stream);
+            s.account.as_str() == account
+                && (channel == ALL_CHANNELS || s.channel.as_str() == channel)
+        })
+        .flat_map(|(_, requests)| requests.iter())
+}
+
+/// One chart of one group, at an instant, over a window, in a time zone.
+pub struct ChartRequest {
+    pub chart: Chart,
+    pub account: String,
+    pub channel: String,
+    pub as_of: Timestamp,
+    pub window: Micros,
+    pub window_label: String,
+    pub tz: Tz,
+}
+
+/// Renders one chart of a group as PNG (the work of `GET /v1/charts/…`).
+pub fn chart_png(engine: &Engine, r: &ChartRequest) -> anyhow::Result<Vec<u8>> {
+    let s = series(
+        group_requests(engine, &r.account, &r.channel),
+        r.as_of,
+        r.window,
+        r.tz,
+    );
+    let until = r.as_of.to_datetime().with_timezone(&r.tz);
+    let subject = format!(
+        "{} / {}, last {} to {}",
+        r.account,
+        r.channel,
+        r.window_label,
+        until.format("%Y-%m-%d %H:%M %Z")
+    );
+    render(r.chart, &s, &subject)
+}
+
+/// A PNG chart of one account (and channel): first-reply, hit-ratios, volume, distribution or heatmap.
+#[utoipa::path(get, path = "/v1/charts/{name}", tag = "charts",
+    params(("name" = String, Path, description = "first-reply.png, hit-ratios.png, volume.png, distribution.png or heatmap.png"), ChartQuery),
+    responses(
+        (status = 200, description = "The chart", content_type = "image/png", body = Vec<u8>),
+        (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
+        (status = 404, description = "No such chart", body = super::error::ErrorBody),
+        (status = 503, description = "State still loading", body = super::error::ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn get_chart(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let chart = name
+        .strip_suffix(".png")
+        .and_then(Chart::parse)
+        .ok_or_else(|| ApiError::NotConfigured(format!("no chart {name:?}: use first-reply.png, hit-ratios.png, volume.png, distribution.png or heatmap.png")))?;
+    state.require_ready()?;
+    let q: ChartQuery = query(&uri)?;
+    let account = q
+        .account
+        .ok_or_else(|| ApiError::bad_parameter("account", "required"))?;
+    let channel = q.channel.unwrap_or_else(|| ALL_CHANNELS.to_string());
+    let window_label = q.window.unwrap_or_else(|| "7d".to_string());
+    let window = duration_param("window", &window_label)?;
+    let as_of = as_of_param(q.as_of.as_deref())?;
+    let tz = match q.timezone {
+        Some(z) => z.parse::<Tz>().map_err(|_| {
+            ApiError::bad_parameter("timezone", format!("unknown IANA time zone {z:?}"))
+        })?,
+        None => state
+            .calendars
+            .book()
+            .for_account(&account)
+            .map_or(Tz::UTC, |c| c.timezone()),
+    };
+    let request = ChartRequest {
+        chart,
+        account,
+        channel,
+        as_of,
+        window,
+        window_label,
+        tz,
+    };
+    let live = state.live.clone();
+    let png = tokio::task::spawn_blocking(move || live.read(|engine| chart_png(engine, &request)))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}

@@ -1,0 +1,337 @@
+//! The built-in dashboard (SPEC §6 `GET /`): plain server-rendered HTML, no
+//! front-end build. `/` lists every account and channel with its figures;
+//! `/accounts/{account}` shows the account's charts, its per-agent table and
+//! its oldest pending requests. `?clock=business` switches to business hours.
+//! Every figure cell carries its exact value in `data-value`.
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::stats::query;
+use crate::charts::Chart;
+use crate::domain::stats::analyze_windows;
+use crate::domain::{
+    ALL_CHANNELS, AnalyzeOptions, CalendarBook, GroupStats, Micros, StatsReport, Timestamp,
+};
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::response::Html;
+use serde::Deserialize;
+use std::fmt::Write as _;
+
+const WEEK: Micros = Micros(7 * 86_400 * 1_000_000);
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub clock: Option<String>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Query-string encoding of a path or query component.
+fn url(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn duration(seconds: f64) -> String {
+    match seconds {
+        s if s < 90.0 => format!("{s:.0} s"),
+        s if s < 5400.0 => format!("{:.0} min", s / 60.0),
+        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} d", s / 86_400.0),
+    }
+}
+
+fn cell(out: &mut String, field: &str, value: Option<f64>, shown: impl Fn(f64) -> String) {
+    match value {
+        Some(v) => {
+            let _ = write!(
+                out,
+                "<td data-field=\"{field}\" data-value=\"{v}\">{}</td>",
+                shown(v)
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "<td data-field=\"{field}\" data-value=\"null\" class=\"none\">–</td>"
+            );
+        }
+    }
+}
+
+fn percent(v: f64) -> String {
+    format!("{:.1} %", v * 100.0)
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}\
+th,td{padding:.3em .7em;border-bottom:1px solid #ddd;text-align:right}th{background:#f4f4f4}\
+td:first-child,td:nth-child(2),th:first-child,th:nth-child(2){text-align:left}.ok{color:#1a7f37}.no{color:#b42318}\
+.none{color:#999}img{max-width:960px;width:100%;margin:.5em 0;border:1px solid #eee}small{color:#666}";
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
+        esc(title)
+    ))
+}
+
+fn business(q: &PageQuery) -> bool {
+    q.clock.as_deref() == Some("business")
+}
+
+fn clock_toggle(out: &mut String, path: &str, business: bool) {
+    let _ = write!(
+        out,
+        "<p>Clock: {} · <a href=\"{path}{}\">switch to {}</a></p>",
+        if business {
+            "business hours (accounts with a calendar)"
+        } else {
+            "calendar time"
+        },
+        if business { "" } else { "?clock=business" },
+        if business {
+            "calendar time"
+        } else {
+            "business hours"
+        }
+    );
+}
+
+async fn report(
+    state: &AppState,
+    q: &PageQuery,
+    by_agent: bool,
+) -> ApiResult<(Timestamp, StatsReport)> {
+    state.require_ready()?;
+    let now = Timestamp::from_datetime(chrono::Utc::now());
+    let mut opts = AnalyzeOptions::new(now, WEEK);
+    opts.by_agent = by_agent;
+    opts.calendars = match business(q) {
+        true => state.calendars.book().as_ref().clone(),
+        false => CalendarBook::default(),
+    };
+    let live = state.live.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        live.read(|engine| {
+            opts.bots_count_as_replies = engine.operational().bots_reply;
+            analyze_windows(engine.set(), &opts, &[WEEK], engine).remove(0)
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((now, report))
+}
+
+fn group_row(out: &mut String, g: &GroupStats, link: bool) {
+    let account = match link {
+        true => format!(
+            "<a href=\"/accounts/{}\">{}</a>",
+            url(&g.account),
+            esc(&g.account)
+        ),
+        false => esc(&g.account),
+    };
+    let _ = write!(
+        out,
+        "<tr data-account=\"{}\" data-channel=\"{}\"><td>{account}</td><td>{}</td>",
+        esc(&g.account),
+        esc(&g.channel),
+        esc(&g.channel)
+    );
+    cell(out, "requests", Some(g.requests as f64), |v| {
+        format!("{v:.0}")
+    });
+    cell(out, "response_rate", g.response_rate, percent);
+    cell(
+        out,
+        "median_first_reply_seconds",
+        g.median_first_reply_seconds,
+        duration,
+    );
+    cell(
+        out,
+        "p90_first_reply_seconds",
+        g.p90_first_reply_seconds,
+        duration,
+    );
+    cell(out, "hit_ratio_1h", g.hit_ratio_1h, percent);
+    cell(out, "hit_ratio_24h", g.hit_ratio_24h, percent);
+    let badge = match g.badge_eligible {
+        true => "<span class=\"ok\">eligible</span>".to_string(),
+        false => format!(
+            "<span class=\"no\">not eligible</span><br><small>{}</small>",
+            esc(&g.badge_blockers.join("; "))
+        ),
+    };
+    let _ = write!(
+        out,
+        "<td data-field=\"badge_eligible\" data-value=\"{}\">{badge}</td>",
+        g.badge_eligible
+    );
+    cell(out, "pending", Some(g.pending as f64), |v| {
+        format!("{v:.0}")
+    });
+    cell(
+        out,
+        "oldest_pending_seconds",
+        g.oldest_pending_seconds,
+        duration,
+    );
+    out.push_str("</tr>");
+}
+
+const HEADER: &str = "<tr><th>account</th><th>channel</th><th>requests</th><th>response rate</th><th>median first reply</th>\
+<th>p90 first reply</th><th>within 1 h</th><th>within 24 h</th><th>responsive badge</th><th>pending</th><th>oldest pending</th></tr>";
+
+/// `GET /`: every account and channel over the last 7 days.
+pub async fn overview(State(state): State<AppState>, uri: Uri) -> ApiResult<Html<String>> {
+    let q: PageQuery = query(&uri)?;
+    let (now, report) = report(&state, &q, false).await?;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<h1>replywatch</h1><p>Requests opened in the 7 days to {} · <a href=\"/metrics\">metrics</a> · <a href=\"/openapi.json\">API</a></p>",
+        esc(&now.to_string())
+    );
+    clock_toggle(&mut out, "/", business(&q));
+    if report.groups.is_empty() {
+        out.push_str("<p>No requests in the last 7 days. Post events to <code>/v1/events</code> or connect a Meta app.</p>");
+    } else {
+        let _ = write!(out, "<table id=\"groups\">{HEADER}");
+        for g in &report.groups {
+            group_row(&mut out, g, true);
+        }
+        out.push_str("</table>");
+    }
+    Ok(page("replywatch", &out))
+}
+
+/// `GET /accounts/{account}`: one account's figures, charts, agents and oldest pending requests.
+pub async fn account(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    uri: Uri,
+) -> ApiResult<Html<String>> {
+    let q: PageQuery = query(&uri)?;
+    let (now, report) = report(&state, &q, true).await?;
+    let groups: Vec<&GroupStats> = report
+        .groups
+        .iter()
+        .filter(|g| g.account == account)
+        .collect();
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<p><a href=\"/\">← all accounts</a></p><h1>{}</h1>",
+        esc(&account)
+    );
+    clock_toggle(
+        &mut out,
+        &format!("/accounts/{}", url(&account)),
+        business(&q),
+    );
+    if groups.is_empty() {
+        out.push_str("<p>No requests in the last 7 days.</p>");
+        return Ok(page(&account, &out));
+    }
+    let _ = write!(out, "<table id=\"groups\">{HEADER}");
+    for g in &groups {
+        group_row(&mut out, g, false);
+    }
+    out.push_str("</table>");
+
+    if let Some(all) = groups.iter().find(|g| g.channel == ALL_CHANNELS) {
+        out.push_str("<h2>Agents</h2><table id=\"agents\"><tr><th>agent</th><th>answered</th><th>median</th><th>p90</th><th>within 1 h</th></tr>");
+        for a in all.agents.iter().flatten() {
+            let name = a.agent.as_deref().map_or("(no agent)".to_string(), esc);
+            let _ = write!(out, "<tr><td>{name}</td>");
+            cell(&mut out, "answered", Some(a.answered as f64), |v| {
+                format!("{v:.0}")
+            });
+            cell(
+                &mut out,
+                "median_first_reply_seconds",
+                a.median_first_reply_seconds,
+                duration,
+            );
+            cell(
+                &mut out,
+                "p90_first_reply_seconds",
+                a.p90_first_reply_seconds,
+                duration,
+            );
+            cell(&mut out, "hit_ratio_1h", a.hit_ratio_1h, percent);
+            out.push_str("</tr>");
+        }
+        out.push_str("</table>");
+    }
+
+    out.push_str("<h2>Charts (all channels, 7 days)</h2>");
+    for chart in Chart::ALL {
+        let _ = write!(
+            out,
+            "<div><img alt=\"{0}\" src=\"/v1/charts/{0}.png?account={1}&amp;channel=all&amp;window=7d\"></div>",
+            chart.name(),
+            url(&account)
+        );
+    }
+
+    let live = state.live.clone();
+    let who = account.clone();
+    let pending: Vec<(String, String, Timestamp)> = tokio::task::spawn_blocking(move || {
+        live.read(|engine| {
+            let set = engine.set();
+            let start = now.minus(Micros(30 * 86_400 * 1_000_000));
+            let mut rows: Vec<(String, String, Timestamp)> = engine
+                .operational_requests()
+                .filter(|(s, _)| set.stream(*s).account.as_str() == who)
+                .flat_map(|(s, requests)| requests.iter().map(move |r| (s, r)))
+                .filter(|(_, r)| {
+                    r.opened_at >= start && r.opened_at < now && r.reply.is_none_or(|x| x.at >= now)
+                })
+                .map(|(s, r)| {
+                    (
+                        set.stream(s).channel.to_string(),
+                        set.conversation_id(r.conversation).to_string(),
+                        r.opened_at,
+                    )
+                })
+                .collect();
+            rows.sort_by_key(|r| r.2);
+            rows.truncate(20);
+            rows
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    out.push_str("<h2>Oldest pending requests (30 days)</h2>");
+    if pending.is_empty() {
+        out.push_str("<p>None.</p>");
+    } else {
+        out.push_str("<table id=\"pending\"><tr><th>channel</th><th>conversation</th><th>opened</th><th>waiting</th></tr>");
+        for (channel, conversation, opened) in pending {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&channel),
+                esc(&conversation),
+                esc(&opened.to_string()),
+                duration(now.since(opened).as_seconds_f64())
+            );
+        }
+        out.push_str("</table>");
+    }
+    Ok(page(&account, &out))
+}
