@@ -96,6 +96,9 @@ pub struct ServeConfig {
     /// App ids whose echoes are Meta's automatic responses (`auto`: instant replies, away messages).
     #[arg(long, env = "REPLYWATCH_META_AUTO_APP_ID", value_delimiter = ',')]
     pub meta_auto_app_id: Vec<String>,
+    /// Start with a generated, realistic month of events in a throw-away SQLite database (ignores --database-url).
+    #[arg(long, env = "REPLYWATCH_DEMO")]
+    pub demo: bool,
     /// Business hours per account (JSON, SPEC §3), used by `/v1/stats?clock=business`.
     #[arg(long, env = "REPLYWATCH_CALENDAR", value_name = "FILE")]
     pub calendar: Option<PathBuf>,
@@ -139,6 +142,7 @@ impl ServeConfig {
             max_series_agents: 1_000,
             metrics_token: None,
             bots_count_as_replies: false,
+            demo: false,
             meta_verify_token: None,
             meta_app_secret: Vec::new(),
             meta_bot_app_id: Vec::new(),
