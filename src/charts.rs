@@ -2,7 +2,7 @@
 //! are needed) of one group's [`Series`]. Pure rendering: series in, PNG
 //! bytes out; no HTTP, no store. Callers run it off the async threads.
 
-use crate::domain::daily::{SLA_BUCKETS, Series};
+use crate::domain::daily::{DailyRow, SLA_BUCKETS, Series};
 use anyhow::anyhow;
 use plotters::prelude::*;
 use std::sync::OnceLock;
@@ -118,130 +118,138 @@ fn day_label(series: &Series, x: f64) -> String {
 
 fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
+    at: SeriesLabelPosition,
 ) -> anyhow::Result<()> {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::UpperRight)
+        .position(at)
         .draw()
         .map_err(err)
 }
 
-fn first_reply(area: &Area, s: &Series) -> anyhow::Result<()> {
-    let n = s.days.len().max(1) as f64;
-    let max = s
-        .days
+/// A daily series drawn as a line with dots.
+struct Line {
+    label: &'static str,
+    color: RGBColor,
+    points: Vec<(f64, f64)>,
+}
+
+/// One value per day where defined.
+fn daily(s: &Series, value: impl Fn(&DailyRow) -> Option<f64>) -> Vec<(f64, f64)> {
+    s.days
         .iter()
-        .filter_map(|d| d.p90_first_reply_seconds)
-        .fold(3600.0_f64, f64::max)
-        / 60.0;
+        .enumerate()
+        .filter_map(|(i, d)| value(d).map(|v| (i as f64, v)))
+        .collect()
+}
+
+/// A chart of daily lines over `0..y_max` with horizontal reference lines.
+fn daily_lines(
+    area: &Area,
+    s: &Series,
+    y_desc: &str,
+    y_max: f64,
+    references: &[(f64, &'static str, RGBColor)],
+    lines: Vec<Line>,
+    legend_at: SeriesLabelPosition,
+) -> anyhow::Result<()> {
+    let n = s.days.len().max(1) as f64;
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(-0.5..n - 0.5, 0.0..max * 1.1)
+        .build_cartesian_2d(-0.5..n - 0.5, 0.0..y_max)
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("day (account's time zone)")
-        .y_desc("minutes")
+        .y_desc(y_desc)
         .x_labels(s.days.len().min(14))
         .x_label_formatter(&|x| day_label(s, *x))
         .y_label_formatter(&|v| format!("{v:.0}"))
         .label_style(("sans-serif", 13))
         .draw()
         .map_err(err)?;
-    for (target, label, color) in [(15.0, "15 min target", GREEN), (60.0, "1 h target", RED)] {
+    for &(y, label, color) in references {
         chart
-            .draw_series(LineSeries::new(
-                [(-0.5, target), (n - 0.5, target)],
-                color.mix(0.6).stroke_width(1),
-            ))
+            .draw_series(LineSeries::new([(-0.5, y), (n - 0.5, y)], color.mix(0.6)))
             .map_err(err)?
             .label(label)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
     }
-    let line = |f: fn(&crate::domain::daily::DailyRow) -> Option<f64>| {
-        s.days
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, d)| f(d).map(|v| (i as f64, v / 60.0)))
-            .collect::<Vec<_>>()
-    };
-    for (points, label, color) in [
-        (line(|d| d.median_first_reply_seconds), "median", BLUE),
-        (line(|d| d.p90_first_reply_seconds), "p90", MAGENTA),
-    ] {
+    for line in lines {
+        let color = line.color;
         chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(line.points.clone(), color.stroke_width(2)))
             .map_err(err)?
-            .label(label)
+            .label(line.label)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
         chart
             .draw_series(
-                points
+                line.points
                     .into_iter()
                     .map(|p| Circle::new(p, 3, color.filled())),
             )
             .map_err(err)?;
     }
-    legend(&mut chart)
+    legend(&mut chart, legend_at)
+}
+
+fn first_reply(area: &Area, s: &Series) -> anyhow::Result<()> {
+    let minutes = |v: Option<f64>| v.map(|v| v / 60.0);
+    let median = daily(s, |d| minutes(d.median_first_reply_seconds));
+    let p90 = daily(s, |d| minutes(d.p90_first_reply_seconds));
+    let max = p90.iter().map(|p| p.1).fold(60.0_f64, f64::max);
+    daily_lines(
+        area,
+        s,
+        "minutes",
+        max * 1.1,
+        &[
+            (15.0, "15 min target", RGBColor(46, 139, 87)),
+            (60.0, "1 h target", RED),
+        ],
+        vec![
+            Line {
+                label: "median",
+                color: BLUE,
+                points: median,
+            },
+            Line {
+                label: "p90",
+                color: MAGENTA,
+                points: p90,
+            },
+        ],
+        SeriesLabelPosition::UpperRight,
+    )
 }
 
 fn hit_ratios(area: &Area, s: &Series) -> anyhow::Result<()> {
-    let n = s.days.len().max(1) as f64;
-    let mut chart = ChartBuilder::on(area)
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(-0.5..n - 0.5, 0.0..100.0)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("day (account's time zone)")
-        .y_desc("% of decided requests")
-        .x_labels(s.days.len().min(14))
-        .x_label_formatter(&|x| day_label(s, *x))
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .label_style(("sans-serif", 13))
-        .draw()
-        .map_err(err)?;
-    chart
-        .draw_series(LineSeries::new(
-            [(-0.5, 90.0), (n - 0.5, 90.0)],
-            BLACK.mix(0.5),
-        ))
-        .map_err(err)?
-        .label("90 % (badge)")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
-    type F = fn(&crate::domain::daily::DailyRow) -> Option<f64>;
-    let lines: [(F, &str, RGBColor); 2] = [
-        (|d| d.hit_ratio_1h, "within 1 h", BLUE),
-        (|d| d.hit_ratio_24h, "within 24 h = response rate", GREEN),
-    ];
-    for (f, label, color) in lines {
-        let points: Vec<(f64, f64)> = s
-            .days
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| f(d).map(|v| (i as f64, v * 100.0)))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(err)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, color.filled())),
-            )
-            .map_err(err)?;
-    }
-    legend(&mut chart)
+    let percent = |v: Option<f64>| v.map(|v| v * 100.0);
+    daily_lines(
+        area,
+        s,
+        "% of decided requests",
+        100.0,
+        &[(90.0, "90 % (badge)", BLACK)],
+        vec![
+            Line {
+                label: "within 1 h",
+                color: BLUE,
+                points: daily(s, |d| percent(d.hit_ratio_1h)),
+            },
+            Line {
+                label: "within 24 h = response rate",
+                color: RGBColor(46, 139, 87),
+                points: daily(s, |d| percent(d.hit_ratio_24h)),
+            },
+        ],
+        SeriesLabelPosition::LowerRight,
+    )
 }
 
 fn volume(area: &Area, s: &Series) -> anyhow::Result<()> {
@@ -295,7 +303,7 @@ fn volume(area: &Area, s: &Series) -> anyhow::Result<()> {
             .label(label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
     }
-    legend(&mut chart)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn bucket_label(i: usize) -> String {

@@ -202,3 +202,94 @@ pub fn generated(n: u64, seed: u64) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Percent-encoding of a query value.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A real Prometheus (Debian's package) scraping `target` every second,
+/// with optional rule files; killed and cleaned up on drop.
+pub struct Prometheus {
+    pub port: u16,
+    child: std::process::Child,
+    dir: PathBuf,
+}
+
+impl Prometheus {
+    pub fn start(target: SocketAddr, rules: Option<&str>) -> Prometheus {
+        let dir = std::env::temp_dir().join(format!(
+            "replywatch-prom-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n".to_string();
+        if let Some(rules) = rules {
+            std::fs::write(dir.join("rules.yml"), rules).unwrap();
+            config += &format!("rule_files:\n  - {}\n", dir.join("rules.yml").display());
+        }
+        config += &format!(
+            "scrape_configs:\n  - job_name: replywatch\n    static_configs:\n      - targets: ['{target}']\n"
+        );
+        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+        let port = free_port();
+        let child = std::process::Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("Prometheus must be installed: apt-get install prometheus (.ci/run does it)");
+        Prometheus { port, child, dir }
+    }
+
+    /// GET on Prometheus's HTTP API, parsed.
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> Option<Value> {
+        let r = client
+            .get(format!("http://127.0.0.1:{}{path}", self.port))
+            .send()
+            .await
+            .ok()?;
+        serde_json::from_slice(&r.bytes().await.ok()?).ok()
+    }
+
+    /// The value of an instant query's first sample.
+    pub async fn query(&self, client: &reqwest::Client, q: &str) -> Option<f64> {
+        let body = self
+            .get(client, &format!("/api/v1/query?query={}", encode(q)))
+            .await?;
+        body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -5,10 +5,10 @@
 //! replywatch; the compose file mounts files that exist and wires the right
 //! host names and ports.
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Prometheus, TestApp, encode};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn repo() -> PathBuf {
@@ -152,30 +152,9 @@ async fn every_dashboard_query_names_only_exported_metrics() {
     app.finish().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_with_the_rules_fires_the_pending_alert_and_runs_every_dashboard_query() {
     let app = populated_app().await;
-    let dir = std::env::temp_dir().join(format!("replywatch-alerts-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     // The shipped rules with a test-sized threshold (5 s) and no `for` delay.
     let rules = std::fs::read_to_string(repo().join("dashboards/prometheus/alerts.yml")).unwrap();
     let test_rules = rules
@@ -188,46 +167,11 @@ async fn prometheus_with_the_rules_fires_the_pending_alert_and_runs_every_dashbo
         rules, test_rules,
         "the pending alert's expression changed: update this test"
     );
-    std::fs::write(dir.join("alerts.yml"), test_rules).unwrap();
-    std::fs::write(
-        dir.join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: replywatch\n    static_configs:\n      - targets: ['{}']\n",
-            dir.join("alerts.yml").display(),
-            app.addr
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let mut prometheus = Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Prometheus must be installed: apt-get install prometheus (.ci/run does it)");
+    let prometheus = Prometheus::start(app.addr, Some(&test_rules));
     let client = reqwest::Client::new();
-    let get = |path: String| {
-        let client = client.clone();
-        async move {
-            let r = client
-                .get(format!("http://127.0.0.1:{port}{path}"))
-                .send()
-                .await
-                .ok()?;
-            serde_json::from_slice::<serde_json::Value>(&r.bytes().await.ok()?).ok()
-        }
-    };
     let mut firing = None;
     for _ in 0..160 {
-        if let Some(alerts) = get("/api/v1/alerts".into()).await {
+        if let Some(alerts) = prometheus.get(&client, "/api/v1/alerts").await {
             firing = alerts["data"]["alerts"].as_array().and_then(|list| {
                 list.iter()
                     .find(|a| {
@@ -249,14 +193,15 @@ async fn prometheus_with_the_rules_fires_the_pending_alert_and_runs_every_dashbo
             .replace("$account", ".*")
             .replace("$channel", ".*")
             .replace("$__range", "1h");
-        match get(format!("/api/v1/query?query={}", encode(&q))).await {
+        match prometheus
+            .get(&client, &format!("/api/v1/query?query={}", encode(&q)))
+            .await
+        {
             Some(v) if v["status"] == "success" => {}
             other => bad.push(format!("{title}: {q}: {other:?}")),
         }
     }
-    let _ = prometheus.kill();
-    let _ = prometheus.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(prometheus);
     let firing = firing.expect("ReplywatchRequestPendingTooLong never fired");
     assert_eq!(firing["labels"]["account"], "acme");
     assert_eq!(firing["labels"]["channel"], "messenger");

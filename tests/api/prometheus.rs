@@ -2,18 +2,9 @@
 //! a running replywatch on loopback; its query API must hold the values the
 //! core computes for the ingested events.
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Prometheus, TestApp};
 use replywatch::domain::{AnalyzeOptions, EventSet, MessageEvent, Micros, Timestamp, analyze};
-use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Events placed minutes to hours before now, far from every threshold, so
 /// the figures are the same at any instant of the test.
@@ -35,62 +26,13 @@ fn recent_events() -> Vec<String> {
     lines
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-async fn query(client: &reqwest::Client, port: u16, q: &str) -> Option<f64> {
-    let r = client
-        .get(format!(
-            "http://127.0.0.1:{port}/api/v1/query?query={}",
-            encode(q)
-        ))
-        .send()
-        .await
-        .ok()?;
-    let body: serde_json::Value = serde_json::from_slice(&r.bytes().await.ok()?).ok()?;
-    body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_the_figures_the_core_computes() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let lines = recent_events();
     assert_eq!(app.post_ndjson(lines.join("\n")).await.status, 202);
 
-    let dir = std::env::temp_dir().join(format!("replywatch-prom-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: replywatch\n    static_configs:\n      - targets: ['{}']\n",
-            app.addr
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let mut prometheus = Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Prometheus must be installed: apt-get install prometheus (.ci/run does it)");
-
+    let prometheus = Prometheus::start(app.addr, None);
     let client = reqwest::Client::new();
     let eligible_q = r#"replywatch_badge_eligible{account="acme",channel="all"}"#;
     let median_q =
@@ -99,18 +41,16 @@ async fn prometheus_scrapes_the_figures_the_core_computes() {
     let mut got = (None, None, None);
     for _ in 0..120 {
         got = (
-            query(&client, port, eligible_q).await,
-            query(&client, port, median_q).await,
-            query(&client, port, pending_q).await,
+            prometheus.query(&client, eligible_q).await,
+            prometheus.query(&client, median_q).await,
+            prometheus.query(&client, pending_q).await,
         );
         if got.0.is_some() && got.1.is_some() && got.2.is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let _ = prometheus.kill();
-    let _ = prometheus.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(prometheus);
 
     let set = EventSet::from_events(
         lines

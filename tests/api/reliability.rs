@@ -3,20 +3,12 @@
 //! batch that got a 202 must be stored, and the figures after a restart
 //! must equal `analyze` over what is stored.
 
-use crate::helpers::{Backend, TestDb, generated};
+use crate::helpers::{Backend, TestDb, free_port, generated};
 use replywatch::domain::{AnalyzeOptions, EventSet, MessageEvent, analyze, parse_rfc3339};
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start_server(db: &TestDb, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_replywatch"))
