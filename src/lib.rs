@@ -16,6 +16,7 @@
 //! - [`webhooks`]: Meta's webhook payloads mapped to events (SPEC §7), pure.
 //! - [`calendars`]: the service's business-hours calendars (file reload, API).
 //! - [`charts`]: PNG charts (plotters) of one group's daily series.
+//! - [`report`]: `replywatch report`, the polars path (CSV tables and charts).
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod bench;
@@ -31,6 +32,7 @@ pub mod ingest;
 pub mod live;
 pub mod metrics;
 pub mod ndjson;
+pub mod report;
 pub mod retention;
 pub mod shutdown;
 pub mod startup;

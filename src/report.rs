@@ -1,0 +1,401 @@
+//! `replywatch report`: the polars path, and the ONLY module that imports
+//! polars. One table of the account's requests (operational view, SPEC §2–3,
+//! measured at the end of the period or now) is built from the core's
+//! requests; `daily.csv`, `agents.csv` and the PNG charts are all computed
+//! from that table, so their numbers agree with each other.
+
+use crate::charts::{Chart, render};
+use crate::domain::daily::{DailyRow, SLA_BUCKETS, Series};
+use crate::domain::stats::{Clock, Measured};
+use crate::domain::time::{ONE_DAY, ONE_HOUR};
+use crate::domain::{
+    ALL_CHANNELS, CalendarBook, EventSet, ReplyPolicy, Timestamp, derive_requests,
+};
+use anyhow::Context;
+use chrono::{Datelike, NaiveDate, TimeZone, Timelike};
+use chrono_tz::Tz;
+use polars::prelude::{
+    CsvWriter, DataFrame, DataType, Expr, IntoLazy, LazyFrame, Null, QuantileMethod, SerWriter,
+    SortMultipleOptions, UnionArgs, col, concat, df, len, lit, when,
+};
+use std::path::{Path, PathBuf};
+
+/// What a report covers.
+#[derive(Debug, Clone)]
+pub struct ReportSpec {
+    pub account: String,
+    /// First and last local dates, inclusive.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub timezone: Tz,
+    /// Business hours for the durations (`clock=business`), else calendar time.
+    pub calendars: CalendarBook,
+    pub bots_count_as_replies: bool,
+    /// The instant figures are measured at when the period is not over yet.
+    pub now: Timestamp,
+}
+
+/// The files a report wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub files: Vec<PathBuf>,
+    pub requests: usize,
+}
+
+fn local_midnight(tz: Tz, date: NaiveDate) -> Timestamp {
+    let naive = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    // SPEC §3's rule for local times: a gap takes the offset before it, an
+    // ambiguous time the earlier instant. Midnight is rarely either.
+    let utc = match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.to_utc(),
+        chrono::LocalResult::None => tz.from_utc_datetime(&naive).to_utc(),
+    };
+    Timestamp::from_datetime(utc)
+}
+
+/// The requests table of the report.
+pub fn requests_table(set: &EventSet, spec: &ReportSpec) -> anyhow::Result<(DataFrame, Timestamp)> {
+    let start = local_midnight(spec.timezone, spec.from);
+    let end = local_midnight(
+        spec.timezone,
+        spec.to.succ_opt().context("--to is the last date")?,
+    );
+    let as_of = end.min(spec.now);
+    let requests = derive_requests(
+        set,
+        as_of,
+        ReplyPolicy::operational(spec.bots_count_as_replies),
+    );
+    let clock = Clock::for_account(&spec.calendars, &spec.account);
+    let (mut channel, mut conversation, mut opened, mut date) = (vec![], vec![], vec![], vec![]);
+    let (mut answered, mut first_reply, mut decided_1h, mut within_1h) =
+        (vec![], vec![], vec![], vec![]);
+    let (mut decided_24h, mut within_24h, mut new_conversation, mut agent) =
+        (vec![], vec![], vec![], vec![]);
+    let (mut weekday, mut hour) = (vec![], vec![]);
+    for r in &requests.operational {
+        let stream = set.stream(set.stream_of(r.conversation));
+        if stream.account.as_str() != spec.account || r.opened_at < start || r.opened_at >= as_of {
+            continue;
+        }
+        let m = Measured::of(r, as_of, clock);
+        let local = r.opened_at.to_datetime().with_timezone(&spec.timezone);
+        channel.push(stream.channel.to_string());
+        conversation.push(set.conversation_id(r.conversation).to_string());
+        opened.push(r.opened_at.to_string());
+        date.push(local.date_naive().to_string());
+        answered.push(m.first_reply.is_some());
+        first_reply.push(m.first_reply.map(|f| f.as_seconds_f64()));
+        decided_1h.push(m.decided(ONE_HOUR));
+        within_1h.push(m.hit(ONE_HOUR));
+        decided_24h.push(m.decided(ONE_DAY));
+        within_24h.push(m.hit(ONE_DAY));
+        new_conversation.push(r.new_conversation);
+        agent.push(
+            r.reply
+                .and_then(|x| set.agent(x.agent))
+                .map(|a| a.to_string()),
+        );
+        weekday.push(local.weekday().num_days_from_monday());
+        hour.push(local.hour());
+    }
+    let df = df!(
+        "account" => vec![spec.account.clone(); channel.len()],
+        "channel" => channel,
+        "conversation" => conversation,
+        "opened" => opened,
+        "date" => date,
+        "answered" => answered,
+        "first_reply_seconds" => first_reply,
+        "within_1h" => within_1h,
+        "within_24h" => within_24h,
+        "decided_1h" => decided_1h,
+        "decided_24h" => decided_24h,
+        "new_conversation" => new_conversation,
+        "agent" => agent,
+        "weekday" => weekday,
+        "hour" => hour,
+    )?
+    .lazy()
+    .sort(
+        ["opened", "channel", "conversation"],
+        SortMultipleOptions::default(),
+    )
+    .collect()?;
+    Ok((df, as_of))
+}
+
+fn count(name: &str) -> Expr {
+    col(name).cast(DataType::UInt32).sum().alias(name)
+}
+
+/// A share column, null where nothing is decided (SPEC §3).
+fn share(hits: &str, of: &str, name: &str) -> Expr {
+    when(col(of).gt(lit(0)))
+        .then(col(hits).cast(DataType::Float64) / col(of).cast(DataType::Float64))
+        .otherwise(lit(Null {}))
+        .alias(name)
+}
+
+/// One row per day and channel, plus the account over all channels.
+pub fn daily_table(requests: &DataFrame) -> anyhow::Result<DataFrame> {
+    let aggs = || {
+        [
+            len().cast(DataType::UInt32).alias("requests"),
+            count("answered"),
+            count("within_1h"),
+            count("within_24h"),
+            count("decided_1h"),
+            count("decided_24h"),
+            col("first_reply_seconds")
+                .median()
+                .alias("median_first_reply_seconds"),
+            col("first_reply_seconds")
+                .quantile(lit(0.9), QuantileMethod::Linear)
+                .alias("p90_first_reply_seconds"),
+        ]
+    };
+    let per_channel = requests
+        .clone()
+        .lazy()
+        .group_by([col("date"), col("channel")])
+        .agg(aggs());
+    let all = requests
+        .clone()
+        .lazy()
+        .group_by([col("date")])
+        .agg(aggs())
+        .with_column(lit(ALL_CHANNELS).alias("channel"));
+    let columns = [
+        "date",
+        "channel",
+        "requests",
+        "answered",
+        "within_1h",
+        "within_24h",
+        "decided_1h",
+        "decided_24h",
+        "median_first_reply_seconds",
+        "p90_first_reply_seconds",
+    ];
+    let select = |lf: LazyFrame| lf.select(columns.iter().map(|c| col(*c)).collect::<Vec<_>>());
+    let daily = concat([select(per_channel), select(all)], UnionArgs::default())?
+        .with_columns([
+            (col("requests") - col("answered")).alias("pending"),
+            share("within_1h", "decided_1h", "hit_ratio_1h"),
+            share("within_24h", "decided_24h", "hit_ratio_24h"),
+            share("within_24h", "decided_24h", "response_rate"),
+            (col("channel").eq(lit(ALL_CHANNELS))).alias("is_all"),
+        ])
+        .sort(
+            ["date", "is_all", "channel"],
+            SortMultipleOptions::default(),
+        )
+        .select([
+            col("date"),
+            col("channel"),
+            col("requests"),
+            col("answered"),
+            col("pending"),
+            col("response_rate"),
+            col("hit_ratio_1h"),
+            col("hit_ratio_24h"),
+            col("median_first_reply_seconds"),
+            col("p90_first_reply_seconds"),
+            col("within_1h"),
+            col("within_24h"),
+        ])
+        .collect()?;
+    Ok(daily)
+}
+
+/// Per agent over the answered requests (SPEC §3 per agent): each channel and all.
+pub fn agents_table(requests: &DataFrame) -> anyhow::Result<DataFrame> {
+    let answered = requests.clone().lazy().filter(col("answered"));
+    let aggs = || {
+        [
+            len().cast(DataType::UInt32).alias("answered"),
+            count("within_1h"),
+            col("first_reply_seconds")
+                .median()
+                .alias("median_first_reply_seconds"),
+            col("first_reply_seconds")
+                .quantile(lit(0.9), QuantileMethod::Linear)
+                .alias("p90_first_reply_seconds"),
+        ]
+    };
+    let per_channel = answered
+        .clone()
+        .group_by([col("channel"), col("agent")])
+        .agg(aggs());
+    let all = answered
+        .group_by([col("agent")])
+        .agg(aggs())
+        .with_column(lit(ALL_CHANNELS).alias("channel"));
+    let columns = [
+        "channel",
+        "agent",
+        "answered",
+        "within_1h",
+        "median_first_reply_seconds",
+        "p90_first_reply_seconds",
+    ];
+    let select = |lf: LazyFrame| lf.select(columns.iter().map(|c| col(*c)).collect::<Vec<_>>());
+    let agents = concat([select(per_channel), select(all)], UnionArgs::default())?
+        .with_columns([
+            share("within_1h", "answered", "hit_ratio_1h"),
+            (col("channel").eq(lit(ALL_CHANNELS))).alias("is_all"),
+            col("agent").is_null().alias("no_agent"),
+        ])
+        .sort(
+            ["is_all", "channel", "no_agent", "agent"],
+            SortMultipleOptions::default(),
+        )
+        .select([
+            col("channel"),
+            col("agent"),
+            col("answered"),
+            col("median_first_reply_seconds"),
+            col("p90_first_reply_seconds"),
+            col("hit_ratio_1h"),
+        ])
+        .collect()?;
+    Ok(agents)
+}
+
+/// The chart series of the account over all channels, from the same tables.
+pub fn chart_series(requests: &DataFrame, daily: &DataFrame) -> anyhow::Result<Series> {
+    let mut s = Series {
+        distribution: vec![0; SLA_BUCKETS.len() + 1],
+        heatmap: vec![[None; 24]; 7],
+        requests: requests.height() as u64,
+        ..Series::default()
+    };
+    let all = daily
+        .clone()
+        .lazy()
+        .filter(col("channel").eq(lit(ALL_CHANNELS)))
+        .collect()?;
+    let u = |name: &str| -> anyhow::Result<Vec<u64>> {
+        Ok(all
+            .column(name)?
+            .cast(&DataType::UInt64)?
+            .u64()?
+            .iter()
+            .map(|v| v.unwrap_or(0))
+            .collect())
+    };
+    let f = |name: &str| -> anyhow::Result<Vec<Option<f64>>> {
+        Ok(all
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .collect())
+    };
+    let dates: Vec<String> = all
+        .column("date")?
+        .str()?
+        .iter()
+        .map(|d| d.unwrap_or("").to_string())
+        .collect();
+    let (requests_n, answered, within_1h, within_24h) = (
+        u("requests")?,
+        u("answered")?,
+        u("within_1h")?,
+        u("within_24h")?,
+    );
+    let (median, p90, h1, h24) = (
+        f("median_first_reply_seconds")?,
+        f("p90_first_reply_seconds")?,
+        f("hit_ratio_1h")?,
+        f("hit_ratio_24h")?,
+    );
+    for i in 0..all.height() {
+        s.days.push(DailyRow {
+            date: anyhow::Context::context(
+                dates[i].parse::<NaiveDate>(),
+                "a date of the daily table",
+            )?,
+            requests: requests_n[i],
+            answered: answered[i],
+            within_1h: within_1h[i],
+            within_24h: within_24h[i] - within_1h[i],
+            later: answered[i] - within_24h[i],
+            pending: requests_n[i] - answered[i],
+            median_first_reply_seconds: median[i],
+            p90_first_reply_seconds: p90[i],
+            hit_ratio_1h: h1[i],
+            hit_ratio_24h: h24[i],
+        });
+    }
+    // Distribution and heatmap from the requests table.
+    let seconds: Vec<Option<f64>> = requests
+        .column("first_reply_seconds")?
+        .f64()?
+        .iter()
+        .collect();
+    let weekday: Vec<Option<u32>> = requests.column("weekday")?.u32()?.iter().collect();
+    let hour: Vec<Option<u32>> = requests.column("hour")?.u32()?.iter().collect();
+    let mut cells: Vec<Vec<crate::domain::Micros>> = vec![Vec::new(); 7 * 24];
+    for i in 0..requests.height() {
+        let Some(f) = seconds[i] else { continue };
+        let whole = f.ceil() as i64;
+        let bucket = SLA_BUCKETS
+            .iter()
+            .position(|&e| whole <= e)
+            .unwrap_or(SLA_BUCKETS.len());
+        s.distribution[bucket] += 1;
+        if let (Some(d), Some(h)) = (weekday[i], hour[i]) {
+            cells[(d * 24 + h) as usize].push(crate::domain::Micros((f * 1e6).round() as i64));
+        }
+    }
+    for (i, cell) in cells.into_iter().enumerate() {
+        s.heatmap[i / 24][i % 24] = crate::domain::stats::median_and_p90(cell).0;
+    }
+    Ok(s)
+}
+
+fn write_csv(dir: &Path, name: &str, df: &mut DataFrame) -> anyhow::Result<PathBuf> {
+    let path = dir.join(name);
+    let mut file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    CsvWriter::new(&mut file)
+        .finish(df)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes `requests.csv`, `daily.csv`, `agents.csv` and the five charts into `out`.
+pub fn write_report(set: &EventSet, spec: &ReportSpec, out: &Path) -> anyhow::Result<Written> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let (mut requests, as_of) = requests_table(set, spec)?;
+    let mut daily = daily_table(&requests)?;
+    let mut agents = agents_table(&requests)?;
+    let series = chart_series(&requests, &daily)?;
+    let mut files = vec![
+        write_csv(out, "daily.csv", &mut daily)?,
+        write_csv(out, "agents.csv", &mut agents)?,
+    ];
+    let n = requests.height();
+    let mut table = requests.drop_many(["decided_1h", "decided_24h", "weekday", "hour"]);
+    files.push(write_csv(out, "requests.csv", &mut table)?);
+    let _ = &mut requests;
+    let subject = format!(
+        "{} / all, {} to {} (as of {})",
+        spec.account,
+        spec.from,
+        spec.to,
+        as_of
+            .to_datetime()
+            .with_timezone(&spec.timezone)
+            .format("%Y-%m-%d %H:%M %Z")
+    );
+    for chart in Chart::ALL {
+        let path = out.join(format!("{}.png", chart.name()));
+        std::fs::write(&path, render(chart, &series, &subject)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        files.push(path);
+    }
+    Ok(Written { files, requests: n })
+}

@@ -1,0 +1,225 @@
+//! `replywatch report` (the polars path): its CSV tables agree with the
+//! pure core on the same events — per day with the core's daily series, over
+//! the whole period and per agent with `analyze` — and the charts are written.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use clap::Parser;
+use replywatch::cli::{Cli, Command, run_report};
+use replywatch::domain::daily::series;
+use replywatch::domain::{
+    AnalyzeOptions, EventSet, Micros, ReplyPolicy, analyze, derive_requests, parse_rfc3339,
+};
+use replywatch::generate::{GenerateOptions, generate};
+use std::collections::HashMap;
+
+/// A CSV file as rows of column → cell.
+fn csv(path: &std::path::Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn num(row: &HashMap<String, String>, k: &str) -> Option<f64> {
+    let v = &row[k];
+    (!v.is_empty()).then(|| v.parse().unwrap())
+}
+
+fn close(a: Option<f64>, b: Option<f64>, what: &str) {
+    match (a, b) {
+        (None, None) => {}
+        (Some(a), Some(b)) => assert!(
+            (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+            "{what}: report {a}, core {b}"
+        ),
+        _ => panic!("{what}: report {a:?}, core {b:?}"),
+    }
+}
+
+#[test]
+fn the_report_tables_agree_with_the_core_and_the_charts_are_written() {
+    let dir = std::env::temp_dir().join(format!("replywatch-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("events.ndjson");
+    let opts = GenerateOptions {
+        events: 30_000,
+        seed: 8,
+        accounts: 2,
+        end: chrono::DateTime::parse_from_rfc3339("2026-11-01T12:00:00Z")
+            .unwrap()
+            .to_utc(),
+        days: 10,
+    };
+    generate(&opts, &mut std::fs::File::create(&input).unwrap(), |_| {}).unwrap();
+    let out = dir.join("out");
+    let argv = [
+        "replywatch",
+        "report",
+        "--account",
+        "acct-0000",
+        "--from",
+        "2026-10-25",
+        "--to",
+        "2026-10-31",
+        "--timezone",
+        "Europe/Istanbul",
+        "--out",
+        out.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ];
+    let Command::Report(args) = Cli::try_parse_from(argv).unwrap().command else {
+        unreachable!()
+    };
+    let mut printed = Vec::new();
+    run_report(&args, &mut printed).unwrap();
+
+    // The core on the same events: period [Oct 25 00:00, Nov 1 00:00) Istanbul (UTC+3).
+    let text = std::fs::read_to_string(&input).unwrap();
+    let set = EventSet::from_events(
+        text.lines()
+            .map(|l| replywatch::domain::MessageEvent::from_json(l.as_bytes()).unwrap()),
+    );
+    let start = parse_rfc3339("2026-10-24T21:00:00Z").unwrap();
+    let end = parse_rfc3339("2026-10-31T21:00:00Z").unwrap();
+    let requests = derive_requests(&set, end, ReplyPolicy::operational(false));
+    let set_ref = &set;
+    let requests_ref = &requests;
+    let of_channel = |channel: &str| {
+        let channel = channel.to_string();
+        let set = set_ref;
+        requests_ref.operational.iter().filter(move |r| {
+            let s = set.stream(set.stream_of(r.conversation));
+            s.account.as_str() == "acct-0000" && (channel == "all" || s.channel.as_str() == channel)
+        })
+    };
+    let daily = csv(&out.join("daily.csv"));
+    assert!(
+        daily.len() >= 7 * 4,
+        "7 days × (3 channels + all): {} rows",
+        daily.len()
+    );
+    let mut cores = HashMap::new();
+    for row in &daily {
+        let channel = row["channel"].clone();
+        let core = cores.entry(channel.clone()).or_insert_with(|| {
+            series(
+                of_channel(&channel),
+                end,
+                Micros(end.since(start).0),
+                chrono_tz::Europe::Istanbul,
+            )
+        });
+        let day = core
+            .days
+            .iter()
+            .find(|d| d.date.to_string() == row["date"])
+            .unwrap();
+        let what = format!("{} {}", row["date"], channel);
+        close(
+            num(row, "requests"),
+            Some(day.requests as f64),
+            &format!("{what} requests"),
+        );
+        close(
+            num(row, "answered"),
+            Some(day.answered as f64),
+            &format!("{what} answered"),
+        );
+        close(
+            num(row, "pending"),
+            Some(day.pending as f64),
+            &format!("{what} pending"),
+        );
+        close(
+            num(row, "hit_ratio_1h"),
+            day.hit_ratio_1h,
+            &format!("{what} hit_ratio_1h"),
+        );
+        close(
+            num(row, "hit_ratio_24h"),
+            day.hit_ratio_24h,
+            &format!("{what} hit_ratio_24h"),
+        );
+        close(
+            num(row, "median_first_reply_seconds"),
+            day.median_first_reply_seconds,
+            &format!("{what} median"),
+        );
+        close(
+            num(row, "p90_first_reply_seconds"),
+            day.p90_first_reply_seconds,
+            &format!("{what} p90"),
+        );
+    }
+
+    // Over the whole period, with analyze.
+    let mut aopts = AnalyzeOptions::new(end, Micros(end.since(start).0));
+    aopts.by_agent = true;
+    let report = analyze(&set, &aopts);
+    let all = report
+        .groups
+        .iter()
+        .find(|g| g.account == "acct-0000" && g.channel == "all")
+        .unwrap();
+    let total = |k: &str| {
+        daily
+            .iter()
+            .filter(|r| r["channel"] == "all")
+            .map(|r| num(r, k).unwrap())
+            .sum::<f64>()
+    };
+    assert_eq!(total("requests"), all.requests as f64);
+    assert_eq!(total("answered"), all.answered as f64);
+    let agents = csv(&out.join("agents.csv"));
+    for a in all.agents.as_ref().unwrap() {
+        let name = a.agent.clone().unwrap_or_default();
+        let row = agents
+            .iter()
+            .find(|r| r["channel"] == "all" && r["agent"] == name)
+            .unwrap();
+        close(
+            num(row, "answered"),
+            Some(a.answered as f64),
+            &format!("agent {name} answered"),
+        );
+        close(
+            num(row, "median_first_reply_seconds"),
+            a.median_first_reply_seconds,
+            &format!("agent {name} median"),
+        );
+        close(
+            num(row, "p90_first_reply_seconds"),
+            a.p90_first_reply_seconds,
+            &format!("agent {name} p90"),
+        );
+        close(
+            num(row, "hit_ratio_1h"),
+            a.hit_ratio_1h,
+            &format!("agent {name} within 1 h"),
+        );
+    }
+    let requests_csv = csv(&out.join("requests.csv"));
+    assert_eq!(requests_csv.len() as u64, all.requests);
+    for chart in [
+        "first-reply",
+        "hit-ratios",
+        "volume",
+        "distribution",
+        "heatmap",
+    ] {
+        let png = std::fs::read(out.join(format!("{chart}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{chart}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
