@@ -223,3 +223,66 @@ fn the_report_tables_agree_with_the_core_and_the_charts_are_written() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_business_hours_report_measures_in_opening_hours() {
+    let dir = std::env::temp_dir().join(format!("replywatch-report-bh-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Saturday 10:00 Berlin → Monday 09:05 Berlin; open Mon 09:00-17:00.
+    std::fs::write(
+        dir.join("events.ndjson"),
+        concat!(
+            r#"{"id":"1","account":"berlin","channel":"messenger","conversation":"c","from":"customer","at":"2026-10-31T09:00:00Z"}"#, "\n",
+            r#"{"id":"2","account":"berlin","channel":"messenger","conversation":"c","from":"agent","agent":"ann","at":"2026-11-02T08:05:00Z"}"#, "\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("calendar.json"),
+        r#"{"accounts": {"berlin": {"timezone": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}}}}"#,
+    )
+    .unwrap();
+    let run = |business: bool| {
+        let out = dir.join(if business { "business" } else { "calendar" });
+        let mut argv: Vec<String> = [
+            "replywatch",
+            "report",
+            "--account",
+            "berlin",
+            "--from",
+            "2026-10-31",
+            "--to",
+            "2026-11-02",
+            "--calendar",
+            dir.join("calendar.json").to_str().unwrap(),
+            "--input",
+            dir.join("events.ndjson").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if business {
+            argv.push("--business-hours".into());
+        }
+        let Command::Report(args) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!()
+        };
+        run_report(&args, &mut Vec::new()).unwrap();
+        let agents = csv(&out.join("agents.csv"));
+        let row = agents
+            .iter()
+            .find(|r| r["channel"] == "all" && r["agent"] == "ann")
+            .unwrap()
+            .clone();
+        num(&row, "median_first_reply_seconds").unwrap()
+    };
+    assert_eq!(
+        run(false),
+        2.0 * 86_400.0 - 3_300.0,
+        "calendar time; dates in the calendar's zone"
+    );
+    assert_eq!(run(true), 300.0, "five business minutes");
+    let _ = std::fs::remove_dir_all(&dir);
+}
