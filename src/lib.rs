@@ -17,6 +17,7 @@
 //! - [`calendars`]: the service's business-hours calendars (file reload, API).
 //! - [`charts`]: PNG charts (plotters) of one group's daily series.
 //! - [`report`]: `replywatch report`, the polars path (CSV tables and charts).
+//! - [`tabular`]: CSV event files read with polars.
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod bench;
@@ -37,5 +38,6 @@ pub mod retention;
 pub mod shutdown;
 pub mod startup;
 pub mod store;
+pub mod tabular;
 pub mod telemetry;
 pub mod webhooks;

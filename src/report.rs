@@ -1,5 +1,5 @@
-//! `replywatch report`: the polars path, and the ONLY module that imports
-//! polars. One table of the account's requests (operational view, SPEC §2–3,
+//! `replywatch report`: the polars path (with `tabular`, the only modules
+//! that import polars). One table of the account's requests (operational view, SPEC §2–3,
 //! measured at the end of the period or now) is built from the core's
 //! requests; `daily.csv`, `agents.csv` and the PNG charts are all computed
 //! from that table, so their numbers agree with each other.

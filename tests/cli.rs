@@ -221,3 +221,66 @@ fn ingest_is_idempotent_and_sets_bad_lines_aside_with_skip_invalid() {
             .contains("line 2: field \"channel\"")
     );
 }
+
+/// SPEC §1's columns as CSV (read with polars) give the same figures as NDJSON.
+#[test]
+fn a_csv_event_file_gives_the_same_figures_as_ndjson() {
+    let dir = std::env::temp_dir().join(format!("replywatch-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut failures = Vec::new();
+    for case in common::golden_cases() {
+        let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
+        let mut csv = String::from("id,account,channel,conversation,from,at,agent\n");
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let field = |k: &str| match &v[k] {
+                serde_json::Value::String(s) => format!("\"{}\"", s.replace('"', "\"\"")),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            let row: Vec<String> = [
+                "id",
+                "account",
+                "channel",
+                "conversation",
+                "from",
+                "at",
+                "agent",
+            ]
+            .iter()
+            .map(|k| field(k))
+            .collect();
+            csv += &(row.join(",") + "\n");
+        }
+        let path = dir.join(format!("{}.csv", case.name));
+        std::fs::write(&path, csv).unwrap();
+        let mut args: Vec<String> = vec![
+            "analyze".into(),
+            "--input".into(),
+            path.display().to_string(),
+        ];
+        for a in &case.args {
+            // Calendar files are relative to the case's directory.
+            args.push(match a.ends_with(".json") {
+                true => case.dir.join(a).display().to_string(),
+                false => a.clone(),
+            });
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_replywatch"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            case.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for d in common::differences(&got, &case.expected) {
+            failures.push(format!("{}: {d}", case.name));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
