@@ -96,6 +96,17 @@ pub struct ServeConfig {
     /// App ids whose echoes are Meta's automatic responses (`auto`: instant replies, away messages).
     #[arg(long, env = "REPLYWATCH_META_AUTO_APP_ID", value_delimiter = ',')]
     pub meta_auto_app_id: Vec<String>,
+    /// A scheduled report, e.g. "weekly mon 08:00 Europe/Istanbul" or "daily 07:00 UTC" (repeatable).
+    #[arg(
+        long = "report",
+        env = "REPLYWATCH_REPORT",
+        value_delimiter = ';',
+        value_name = "SCHEDULE"
+    )]
+    pub reports: Vec<String>,
+    /// Where scheduled reports are written (one folder per run and account).
+    #[arg(long, env = "REPLYWATCH_REPORTS_DIR", default_value = "reports")]
+    pub reports_dir: std::path::PathBuf,
     /// Start with a generated, realistic month of events in a throw-away SQLite database (ignores --database-url).
     #[arg(long, env = "REPLYWATCH_DEMO")]
     pub demo: bool,
@@ -142,6 +153,8 @@ impl ServeConfig {
             max_series_agents: 1_000,
             metrics_token: None,
             bots_count_as_replies: false,
+            reports: Vec::new(),
+            reports_dir: std::path::PathBuf::from("reports"),
             demo: false,
             meta_verify_token: None,
             meta_app_secret: Vec::new(),

@@ -18,6 +18,7 @@
 //! - [`charts`]: PNG charts (plotters) of one group's daily series.
 //! - [`report`]: `replywatch report`, the polars path (CSV tables and charts).
 //! - [`tabular`]: CSV event files read with polars.
+//! - [`schedule`]: scheduled reports inside `serve`.
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod bench;
@@ -35,6 +36,7 @@ pub mod metrics;
 pub mod ndjson;
 pub mod report;
 pub mod retention;
+pub mod schedule;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

@@ -85,6 +85,14 @@ impl Application {
             calendars.clone(),
             Duration::from_micros(config.metrics_refresh.0.max(100_000) as u64),
         )));
+        for schedule in crate::schedule::parse_all(&config.reports)? {
+            background.push(tokio::spawn(crate::schedule::run_forever(
+                live.clone(),
+                schedule,
+                config.reports_dir.clone(),
+                calendars.clone(),
+            )));
+        }
         let state = AppState {
             config: Arc::new(config),
             store,

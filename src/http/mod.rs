@@ -11,6 +11,7 @@ mod health;
 mod metrics;
 pub mod openapi;
 mod page;
+mod reports;
 mod stats;
 mod webhooks;
 
@@ -55,6 +56,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats", get(stats::get_stats))
         .route("/v1/requests", get(stats::get_requests))
         .route("/v1/charts/{name}", get(charts::get_chart))
+        .route("/v1/reports", get(reports::list_reports))
+        .route(
+            "/v1/reports/{run}/{account}/{file}",
+            get(reports::get_report_file),
+        )
         .route("/", get(page::overview))
         .route("/accounts/{account}", get(page::account))
         .route(

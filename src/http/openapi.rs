@@ -101,6 +101,8 @@ impl Modify for BearerAuth {
         super::health::readyz,
         super::metrics::get_metrics,
         super::charts::get_chart,
+        super::reports::list_reports,
+        super::reports::get_report_file,
         super::calendar::get_calendar,
         super::calendar::put_calendar,
         super::webhooks::verify,
@@ -108,7 +110,7 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         EventDoc, SenderDoc, AtDoc, InsertOutcome, StatsReport, GroupStats, AgentStats,
-        RequestsPage, RequestRow, super::calendar::AccountCalendar, super::calendar::CalendarDoc, crate::calendars::Source, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health
+        RequestsPage, RequestRow, super::calendar::AccountCalendar, super::reports::ReportEntry, super::calendar::CalendarDoc, crate::calendars::Source, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health
     )),
     modifiers(&BearerAuth)
 )]

@@ -14,5 +14,6 @@ mod monitoring;
 mod page;
 mod prometheus;
 mod reliability;
+mod reports;
 mod stats;
 mod webhooks;

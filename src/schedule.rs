@@ -1,0 +1,313 @@
+//! Scheduled reports inside `serve` (`--report "weekly mon 08:00 Europe/Istanbul"`,
+//! repeatable): at each due instant every account's report for the period
+//! just ended is written into `--reports-dir/{name}-{last date}/{account}/`.
+//! A run missed while the service was down happens once at start-up (the
+//! last run of each schedule is remembered in `.schedule-state.json`).
+
+use crate::domain::{CalendarBook, Timestamp};
+use crate::live::LiveState;
+use crate::report::{ReportSpec, write_report};
+use anyhow::{Context, bail};
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Weekday};
+use chrono_tz::Tz;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How often a report runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Every {
+    /// The previous local day.
+    Daily,
+    /// The previous 7 local days, run on this weekday.
+    Weekly(Weekday),
+}
+
+/// One `--report` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    pub every: Every,
+    pub at: NaiveTime,
+    pub timezone: Tz,
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = String;
+    /// `daily 07:00 Europe/Berlin` or `weekly mon 08:00 Europe/Istanbul`.
+    fn from_str(s: &str) -> Result<Schedule, String> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let (every, rest) = match words.as_slice() {
+            ["daily", rest @ ..] => (Every::Daily, rest),
+            ["weekly", day, rest @ ..] => (
+                Every::Weekly(
+                    day.parse::<Weekday>()
+                        .map_err(|_| format!("unknown weekday {day:?}: use mon … sun"))?,
+                ),
+                rest,
+            ),
+            _ => {
+                return Err(format!(
+                    "{s:?}: expected \"daily HH:MM ZONE\" or \"weekly DAY HH:MM ZONE\""
+                ));
+            }
+        };
+        let [time, zone] = rest else {
+            return Err(format!(
+                "{s:?}: expected a time HH:MM and an IANA time zone after the period"
+            ));
+        };
+        let at = NaiveTime::parse_from_str(time, "%H:%M")
+            .map_err(|_| format!("bad time {time:?}: use HH:MM"))?;
+        let timezone = zone
+            .parse::<Tz>()
+            .map_err(|_| format!("unknown IANA time zone {zone:?}"))?;
+        Ok(Schedule {
+            every,
+            at,
+            timezone,
+        })
+    }
+}
+
+impl Schedule {
+    /// A stable name for folders and state.
+    pub fn name(&self) -> String {
+        match self.every {
+            Every::Daily => format!("daily-{}", self.at.format("%H%M")),
+            Every::Weekly(d) => format!(
+                "weekly-{}-{}",
+                d.to_string().to_lowercase(),
+                self.at.format("%H%M")
+            ),
+        }
+    }
+
+    fn instant(&self, date: NaiveDate) -> Timestamp {
+        let local = date.and_time(self.at);
+        let t = match self.timezone.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.to_utc(),
+            chrono::LocalResult::None => self.timezone.from_utc_datetime(&local).to_utc(),
+        };
+        Timestamp::from_datetime(t)
+    }
+
+    fn is_run_day(&self, date: NaiveDate) -> bool {
+        match self.every {
+            Every::Daily => true,
+            Every::Weekly(d) => date.weekday() == d,
+        }
+    }
+
+    /// The latest due instant at or before `now`, with the local date it falls on.
+    pub fn last_due(&self, now: Timestamp) -> (Timestamp, NaiveDate) {
+        let today = now.to_datetime().with_timezone(&self.timezone).date_naive();
+        let mut date = today;
+        loop {
+            if self.is_run_day(date) && self.instant(date) <= now {
+                return (self.instant(date), date);
+            }
+            date -= Duration::days(1);
+        }
+    }
+
+    /// The first due instant after `now`.
+    pub fn next_due(&self, now: Timestamp) -> Timestamp {
+        let mut date = now.to_datetime().with_timezone(&self.timezone).date_naive();
+        loop {
+            if self.is_run_day(date) && self.instant(date) > now {
+                return self.instant(date);
+            }
+            date += Duration::days(1);
+        }
+    }
+
+    /// The local dates a run on `run_date` covers (inclusive).
+    pub fn period(&self, run_date: NaiveDate) -> (NaiveDate, NaiveDate) {
+        let last = run_date - Duration::days(1);
+        match self.every {
+            Every::Daily => (last, last),
+            Every::Weekly(_) => (run_date - Duration::days(7), last),
+        }
+    }
+}
+
+fn state_path(dir: &Path) -> PathBuf {
+    dir.join(".schedule-state.json")
+}
+
+fn load_state(dir: &Path) -> BTreeMap<String, i64> {
+    std::fs::read_to_string(state_path(dir))
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
+}
+
+fn save_state(dir: &Path, state: &BTreeMap<String, i64>) -> anyhow::Result<()> {
+    let tmp = dir.join(".schedule-state.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(state)?)?;
+    std::fs::rename(&tmp, state_path(dir)).context("saving the schedule state")
+}
+
+/// Writes every account's report of one run; returns the folder.
+pub fn run(
+    live: &LiveState,
+    schedule: &Schedule,
+    run_date: NaiveDate,
+    dir: &Path,
+    calendars: &CalendarBook,
+) -> anyhow::Result<PathBuf> {
+    let (from, to) = schedule.period(run_date);
+    let name = format!("{}-{}", schedule.name(), to);
+    let folder = dir.join(&name);
+    // Written under a hidden name, then renamed: a listing never shows half a run.
+    let partial = dir.join(format!(".{name}.partial"));
+    let _ = std::fs::remove_dir_all(&partial);
+    live.read(|engine| {
+        let set = engine.set();
+        let mut accounts: Vec<String> = set
+            .streams()
+            .iter()
+            .map(|s| s.account.to_string())
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        for account in accounts {
+            let spec = ReportSpec {
+                timezone: calendars
+                    .for_account(&account)
+                    .map_or(schedule.timezone, |c| c.timezone()),
+                account: account.clone(),
+                from,
+                to,
+                calendars: CalendarBook::default(),
+                bots_count_as_replies: engine.operational().bots_reply,
+                now: Timestamp::from_datetime(chrono::Utc::now()),
+            };
+            if !safe_component(&account) {
+                tracing::warn!(
+                    account,
+                    "account name not usable as a folder; report skipped"
+                );
+                continue;
+            }
+            write_report(set, &spec, &partial.join(&account))?;
+        }
+        anyhow::Ok(())
+    })?;
+    std::fs::create_dir_all(&partial)?;
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::rename(&partial, &folder).context("publishing the report folder")?;
+    Ok(folder)
+}
+
+/// A name that is one plain path component.
+pub fn safe_component(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
+/// Runs `schedule` forever; a run missed while down happens at once.
+pub async fn run_forever(
+    live: Arc<LiveState>,
+    schedule: Schedule,
+    dir: PathBuf,
+    calendars: Arc<crate::calendars::Calendars>,
+) {
+    while !live.is_ready() {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    loop {
+        let now = Timestamp::from_datetime(chrono::Utc::now());
+        let (due, run_date) = schedule.last_due(now);
+        let state = load_state(&dir);
+        let done = state.get(&schedule.name()).copied().unwrap_or(i64::MIN);
+        if done < due.unix_micros() {
+            let (live2, schedule2, dir2, book) = (
+                live.clone(),
+                schedule.clone(),
+                dir.clone(),
+                calendars.book(),
+            );
+            let result = tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&dir2)?;
+                let folder = run(&live2, &schedule2, run_date, &dir2, &book)?;
+                let mut state = load_state(&dir2);
+                state.insert(schedule2.name(), due.unix_micros());
+                save_state(&dir2, &state)?;
+                anyhow::Ok(folder)
+            })
+            .await;
+            match result {
+                Ok(Ok(folder)) => {
+                    tracing::info!(folder = %folder.display(), "scheduled report written")
+                }
+                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "scheduled report failed"),
+                Err(e) => tracing::error!(error = %e, "scheduled report failed"),
+            }
+        }
+        let next = schedule.next_due(Timestamp::from_datetime(chrono::Utc::now()));
+        let wait = next
+            .since(Timestamp::from_datetime(chrono::Utc::now()))
+            .0
+            .max(1_000_000);
+        tokio::time::sleep(std::time::Duration::from_micros(wait as u64)).await;
+    }
+}
+
+/// Checks `--report` values at start-up.
+pub fn parse_all(values: &[String]) -> anyhow::Result<Vec<Schedule>> {
+    let mut out: Vec<Schedule> = Vec::new();
+    for v in values {
+        let s: Schedule = v
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--report {e}"))?;
+        if out.iter().any(|o| o.name() == s.name()) {
+            bail!("--report {v:?} repeats a schedule");
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        crate::domain::parse_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn a_weekly_schedule_covers_the_previous_seven_local_days() {
+        let s: Schedule = "weekly mon 08:00 Europe/Istanbul".parse().unwrap();
+        // Friday Nov 27 2026: the last due run was Monday Nov 23 08:00 Istanbul (05:00 UTC).
+        let (due, date) = s.last_due(t("2026-11-27T12:00:00Z"));
+        assert_eq!(due, t("2026-11-23T05:00:00Z"));
+        assert_eq!(
+            s.period(date),
+            ("2026-11-16".parse().unwrap(), "2026-11-22".parse().unwrap())
+        );
+        assert_eq!(
+            s.next_due(t("2026-11-27T12:00:00Z")),
+            t("2026-11-30T05:00:00Z")
+        );
+        assert_eq!(s.name(), "weekly-mon-0800");
+    }
+
+    #[test]
+    fn bad_schedules_are_explained() {
+        for bad in [
+            "hourly 08:00 UTC",
+            "weekly funday 08:00 UTC",
+            "daily 25:00 UTC",
+            "daily 08:00 Mars/Base",
+            "daily 08:00",
+        ] {
+            assert!(bad.parse::<Schedule>().is_err(), "{bad}");
+        }
+        let d: Schedule = "daily 07:30 UTC".parse().unwrap();
+        assert_eq!(
+            d.period("2026-11-27".parse().unwrap()),
+            ("2026-11-26".parse().unwrap(), "2026-11-26".parse().unwrap())
+        );
+    }
+}
