@@ -107,6 +107,18 @@ pub struct ServeConfig {
     /// Where scheduled reports are written (one folder per run and account).
     #[arg(long, env = "REPLYWATCH_REPORTS_DIR", default_value = "reports")]
     pub reports_dir: std::path::PathBuf,
+    /// SMTP relay (host:port, plain SMTP, no TLS/AUTH) that e-mails each scheduled report.
+    #[arg(long, env = "REPLYWATCH_REPORT_SMTP", value_name = "HOST:PORT")]
+    pub report_smtp: Option<String>,
+    /// Sender address of report e-mails.
+    #[arg(long, env = "REPLYWATCH_REPORT_MAIL_FROM")]
+    pub report_mail_from: Option<String>,
+    /// Recipients of report e-mails (repeatable or comma-separated).
+    #[arg(long, env = "REPLYWATCH_REPORT_MAIL_TO", value_delimiter = ',')]
+    pub report_mail_to: Vec<String>,
+    /// HTTP webhook that gets a Slack-style {"text": …} with each run's headline figures.
+    #[arg(long, env = "REPLYWATCH_REPORT_WEBHOOK", value_name = "URL")]
+    pub report_webhook: Option<String>,
     /// Start with a generated, realistic month of events in a throw-away SQLite database (ignores --database-url).
     #[arg(long, env = "REPLYWATCH_DEMO")]
     pub demo: bool,
@@ -154,6 +166,10 @@ impl ServeConfig {
             metrics_token: None,
             bots_count_as_replies: false,
             reports: Vec::new(),
+            report_smtp: None,
+            report_mail_from: None,
+            report_mail_to: Vec::new(),
+            report_webhook: None,
             reports_dir: std::path::PathBuf::from("reports"),
             demo: false,
             meta_verify_token: None,

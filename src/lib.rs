@@ -19,6 +19,7 @@
 //! - [`report`]: `replywatch report`, the polars path (CSV tables and charts).
 //! - [`tabular`]: CSV event files read with polars.
 //! - [`schedule`]: scheduled reports inside `serve`.
+//! - [`deliver`]: e-mail (SMTP) and webhook delivery of scheduled reports.
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod bench;
@@ -26,6 +27,7 @@ pub mod calendars;
 pub mod charts;
 pub mod cli;
 pub mod config;
+pub mod deliver;
 pub mod domain;
 pub mod engine;
 pub mod generate;

@@ -42,7 +42,7 @@ pub struct Written {
     pub requests: usize,
 }
 
-fn local_midnight(tz: Tz, date: NaiveDate) -> Timestamp {
+pub fn local_midnight(tz: Tz, date: NaiveDate) -> Timestamp {
     let naive = date.and_hms_opt(0, 0, 0).unwrap_or_default();
     // SPEC §3's rule for local times: a gap takes the offset before it, an
     // ambiguous time the earlier instant. Midnight is rarely either.

@@ -148,20 +148,60 @@ fn save_state(dir: &Path, state: &BTreeMap<String, i64>) -> anyhow::Result<()> {
     std::fs::rename(&tmp, state_path(dir)).context("saving the schedule state")
 }
 
-/// Writes every account's report of one run; returns the folder.
+/// The headline of one account's period: requests, response rate, median, badge.
+fn headline(set: &crate::domain::EventSet, account: &str, spec: &ReportSpec) -> String {
+    let start = crate::report::local_midnight(spec.timezone, spec.from);
+    let end = spec
+        .to
+        .succ_opt()
+        .map_or(spec.now, |d| {
+            crate::report::local_midnight(spec.timezone, d)
+        })
+        .min(spec.now);
+    let mut opts = crate::domain::AnalyzeOptions::new(end, end.since(start));
+    opts.bots_count_as_replies = spec.bots_count_as_replies;
+    let report = crate::domain::analyze(set, &opts);
+    let Some(g) = report
+        .groups
+        .iter()
+        .find(|g| g.account == account && g.channel == crate::domain::ALL_CHANNELS)
+    else {
+        return format!("no requests from {} to {}", spec.from, spec.to);
+    };
+    let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.1} %", v * 100.0));
+    let mins = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.0} min", v / 60.0));
+    format!(
+        "{} to {}: {} requests, response rate {}, within 1 h {}, median first reply {}, p90 {}; badge {}",
+        spec.from,
+        spec.to,
+        g.requests,
+        pct(g.response_rate),
+        pct(g.hit_ratio_1h),
+        mins(g.median_first_reply_seconds),
+        mins(g.p90_first_reply_seconds),
+        if g.badge_eligible {
+            "eligible".to_string()
+        } else {
+            format!("not eligible ({})", g.badge_blockers.join("; "))
+        }
+    )
+}
+
+/// Writes every account's report of one run; returns the folder and what to deliver.
 pub fn run(
     live: &LiveState,
     schedule: &Schedule,
     run_date: NaiveDate,
     dir: &Path,
     calendars: &CalendarBook,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<(PathBuf, Vec<crate::deliver::Delivered>)> {
     let (from, to) = schedule.period(run_date);
     let name = format!("{}-{}", schedule.name(), to);
     let folder = dir.join(&name);
     // Written under a hidden name, then renamed: a listing never shows half a run.
     let partial = dir.join(format!(".{name}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
+    let mut delivered = Vec::new();
     live.read(|engine| {
         let set = engine.set();
         let mut accounts: Vec<String> = set
@@ -190,14 +230,24 @@ pub fn run(
                 );
                 continue;
             }
-            write_report(set, &spec, &partial.join(&account))?;
+            let written = write_report(set, &spec, &partial.join(&account))?;
+            delivered.push(crate::deliver::Delivered {
+                run: name.clone(),
+                headline: headline(set, &account, &spec),
+                files: written
+                    .files
+                    .iter()
+                    .filter_map(|f| f.file_name().map(|n| folder.join(&account).join(n)))
+                    .collect(),
+                account,
+            });
         }
         anyhow::Ok(())
     })?;
     std::fs::create_dir_all(&partial)?;
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::rename(&partial, &folder).context("publishing the report folder")?;
-    Ok(folder)
+    Ok((folder, delivered))
 }
 
 /// A name that is one plain path component.
@@ -211,6 +261,7 @@ pub async fn run_forever(
     schedule: Schedule,
     dir: PathBuf,
     calendars: Arc<crate::calendars::Calendars>,
+    delivery: crate::deliver::Delivery,
 ) {
     while !live.is_ready() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -229,16 +280,19 @@ pub async fn run_forever(
             );
             let result = tokio::task::spawn_blocking(move || {
                 std::fs::create_dir_all(&dir2)?;
-                let folder = run(&live2, &schedule2, run_date, &dir2, &book)?;
+                let written = run(&live2, &schedule2, run_date, &dir2, &book)?;
                 let mut state = load_state(&dir2);
                 state.insert(schedule2.name(), due.unix_micros());
                 save_state(&dir2, &state)?;
-                anyhow::Ok(folder)
+                anyhow::Ok(written)
             })
             .await;
             match result {
-                Ok(Ok(folder)) => {
-                    tracing::info!(folder = %folder.display(), "scheduled report written")
+                Ok(Ok((folder, reports))) => {
+                    tracing::info!(folder = %folder.display(), "scheduled report written");
+                    for e in crate::deliver::deliver(&delivery, &reports, &dir).await {
+                        tracing::error!(error = format!("{e:#}"), "delivering a report failed");
+                    }
                 }
                 Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "scheduled report failed"),
                 Err(e) => tracing::error!(error = %e, "scheduled report failed"),

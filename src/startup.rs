@@ -91,6 +91,12 @@ impl Application {
                 schedule,
                 config.reports_dir.clone(),
                 calendars.clone(),
+                crate::deliver::Delivery {
+                    smtp: config.report_smtp.clone(),
+                    mail_from: config.report_mail_from.clone(),
+                    mail_to: config.report_mail_to.clone(),
+                    webhook: config.report_webhook.clone(),
+                },
             )));
         }
         let state = AppState {
