@@ -222,7 +222,7 @@ Examples:
   replywatch analyze --input events.ndjson --as-of 2026-11-02T00:00:00Z --window 7d
   replywatch generate --events 100000 | replywatch analyze --input - --format csv")]
 pub struct AnalyzeArgs {
-    /// Event file: NDJSON, one event per line (SPEC §1), or `.csv` with the same columns and a header; `-` reads NDJSON from stdin.
+    /// Event file: NDJSON, one event per line (SPEC §1), or `.csv` / `.parquet` with the same columns; `-` reads NDJSON from stdin.
     #[arg(long, value_name = "FILE")]
     pub input: PathBuf,
     /// Evaluation instant (RFC 3339); events at or after it have not happened yet. Default: now.
@@ -289,11 +289,14 @@ fn progress_bar(len: Option<u64>, unit: &str) -> ProgressBar {
 /// Reads an NDJSON event file (`-` for stdin) into a new set, with a
 /// progress bar on stderr.
 fn read_input(path: &Path, on_invalid: OnInvalid) -> anyhow::Result<(EventSet, ReadSummary)> {
-    if path
+    let extension = path
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-    {
-        return crate::tabular::read_csv(path, on_invalid);
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("csv") => return crate::tabular::read_csv(path, on_invalid),
+        Some("parquet") => return crate::tabular::read_parquet(path, on_invalid),
+        _ => {}
     }
     let (reader, len): (Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(io::stdin().lock()), None)

@@ -15,8 +15,8 @@ use anyhow::Context;
 use chrono::{Datelike, NaiveDate, TimeZone, Timelike};
 use chrono_tz::Tz;
 use polars::prelude::{
-    CsvWriter, DataFrame, DataType, Expr, IntoLazy, LazyFrame, Null, QuantileMethod, SerWriter,
-    SortMultipleOptions, UnionArgs, col, concat, df, len, lit, when,
+    CsvWriter, DataFrame, DataType, Expr, IntoLazy, JoinArgs, JoinType, LazyFrame, Null,
+    QuantileMethod, SerWriter, SortMultipleOptions, UnionArgs, col, concat, df, len, lit, when,
 };
 use std::path::{Path, PathBuf};
 
@@ -72,7 +72,7 @@ pub fn requests_table(set: &EventSet, spec: &ReportSpec) -> anyhow::Result<(Data
         (vec![], vec![], vec![], vec![]);
     let (mut decided_24h, mut within_24h, mut new_conversation, mut agent) =
         (vec![], vec![], vec![], vec![]);
-    let (mut weekday, mut hour) = (vec![], vec![]);
+    let (mut weekday, mut hour, mut pending_age) = (vec![], vec![], vec![]);
     for r in &requests.operational {
         let stream = set.stream(set.stream_of(r.conversation));
         if stream.account.as_str() != spec.account || r.opened_at < start || r.opened_at >= as_of {
@@ -85,6 +85,7 @@ pub fn requests_table(set: &EventSet, spec: &ReportSpec) -> anyhow::Result<(Data
         opened.push(r.opened_at.to_string());
         date.push(local.date_naive().to_string());
         answered.push(m.first_reply.is_some());
+        pending_age.push(m.first_reply.is_none().then(|| m.age.as_seconds_f64()));
         first_reply.push(m.first_reply.map(|f| f.as_seconds_f64()));
         decided_1h.push(m.decided(ONE_HOUR));
         within_1h.push(m.hit(ONE_HOUR));
@@ -107,6 +108,7 @@ pub fn requests_table(set: &EventSet, spec: &ReportSpec) -> anyhow::Result<(Data
         "date" => date,
         "answered" => answered,
         "first_reply_seconds" => first_reply,
+        "pending_age_seconds" => pending_age,
         "within_1h" => within_1h,
         "within_24h" => within_24h,
         "decided_1h" => decided_1h,
@@ -125,6 +127,70 @@ pub fn requests_table(set: &EventSet, spec: &ReportSpec) -> anyhow::Result<(Data
     Ok((df, as_of))
 }
 
+/// The badge figures (SPEC §3, badge view, calendar time) of the new
+/// conversations opened each local day, per channel and for `all`.
+pub fn badge_daily(
+    set: &EventSet,
+    spec: &ReportSpec,
+    as_of: Timestamp,
+) -> anyhow::Result<DataFrame> {
+    use crate::domain::stats::{Share, badge_blockers, badge_fastest};
+    use std::collections::BTreeMap;
+    let start = local_midnight(spec.timezone, spec.from);
+    let requests = derive_requests(
+        set,
+        as_of,
+        ReplyPolicy::operational(spec.bots_count_as_replies),
+    );
+    type Acc = (Share, Vec<crate::domain::Micros>, u32);
+    let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
+    for r in &requests.badge {
+        let stream = set.stream(set.stream_of(r.conversation));
+        if stream.account.as_str() != spec.account
+            || r.opened_at < start
+            || r.opened_at >= as_of
+            || !r.new_conversation
+        {
+            continue;
+        }
+        let m = Measured::of(r, as_of, Clock::Calendar);
+        let date = r
+            .opened_at
+            .to_datetime()
+            .with_timezone(&spec.timezone)
+            .date_naive()
+            .to_string();
+        for channel in [stream.channel.to_string(), ALL_CHANNELS.to_string()] {
+            let g = groups.entry((date.clone(), channel)).or_default();
+            g.0.add(m.decided(ONE_DAY), m.hit(ONE_DAY));
+            g.1.extend(m.first_reply);
+            g.2 += 1;
+        }
+    }
+    let (mut date, mut channel, mut conversations, mut rate) = (vec![], vec![], vec![], vec![]);
+    let (mut seconds, mut eligible, mut blockers) = (vec![], vec![], vec![]);
+    for ((d, c), (share, first, n)) in groups {
+        let fastest = badge_fastest(first);
+        let failed = badge_blockers(share, fastest);
+        date.push(d);
+        channel.push(c);
+        conversations.push(n);
+        rate.push(share.ratio());
+        seconds.push(fastest.map(|(sum, k)| sum as f64 / 1e6 / k as f64));
+        eligible.push(failed.is_empty());
+        blockers.push(failed.join(";"));
+    }
+    Ok(df!(
+        "date" => date,
+        "channel" => channel,
+        "badge_conversations" => conversations,
+        "badge_response_rate" => rate,
+        "badge_response_seconds" => seconds,
+        "badge_eligible" => eligible,
+        "badge_blockers" => blockers,
+    )?)
+}
+
 fn count(name: &str) -> Expr {
     col(name).cast(DataType::UInt32).sum().alias(name)
 }
@@ -138,7 +204,7 @@ fn share(hits: &str, of: &str, name: &str) -> Expr {
 }
 
 /// One row per day and channel, plus the account over all channels.
-pub fn daily_table(requests: &DataFrame) -> anyhow::Result<DataFrame> {
+pub fn daily_table(requests: &DataFrame, badge: &DataFrame) -> anyhow::Result<DataFrame> {
     let aggs = || {
         [
             len().cast(DataType::UInt32).alias("requests"),
@@ -153,6 +219,9 @@ pub fn daily_table(requests: &DataFrame) -> anyhow::Result<DataFrame> {
             col("first_reply_seconds")
                 .quantile(lit(0.9), QuantileMethod::Linear)
                 .alias("p90_first_reply_seconds"),
+            col("pending_age_seconds")
+                .max()
+                .alias("oldest_pending_seconds"),
         ]
     };
     let per_channel = requests
@@ -177,9 +246,16 @@ pub fn daily_table(requests: &DataFrame) -> anyhow::Result<DataFrame> {
         "decided_24h",
         "median_first_reply_seconds",
         "p90_first_reply_seconds",
+        "oldest_pending_seconds",
     ];
     let select = |lf: LazyFrame| lf.select(columns.iter().map(|c| col(*c)).collect::<Vec<_>>());
     let daily = concat([select(per_channel), select(all)], UnionArgs::default())?
+        .join(
+            badge.clone().lazy(),
+            [col("date"), col("channel")],
+            [col("date"), col("channel")],
+            JoinArgs::new(JoinType::Left),
+        )
         .with_columns([
             (col("requests") - col("answered")).alias("pending"),
             share("within_1h", "decided_1h", "hit_ratio_1h"),
@@ -202,6 +278,12 @@ pub fn daily_table(requests: &DataFrame) -> anyhow::Result<DataFrame> {
             col("hit_ratio_24h"),
             col("median_first_reply_seconds"),
             col("p90_first_reply_seconds"),
+            col("oldest_pending_seconds"),
+            col("badge_conversations").fill_null(lit(0)),
+            col("badge_response_rate"),
+            col("badge_response_seconds"),
+            col("badge_eligible").fill_null(lit(false)),
+            col("badge_blockers").fill_null(lit("response_rate undefined;response_time undefined")),
             col("within_1h"),
             col("within_24h"),
         ])
@@ -370,7 +452,8 @@ fn write_csv(dir: &Path, name: &str, df: &mut DataFrame) -> anyhow::Result<PathB
 pub fn write_report(set: &EventSet, spec: &ReportSpec, out: &Path) -> anyhow::Result<Written> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let (mut requests, as_of) = requests_table(set, spec)?;
-    let mut daily = daily_table(&requests)?;
+    let badge = badge_daily(set, spec, as_of)?;
+    let mut daily = daily_table(&requests, &badge)?;
     let mut agents = agents_table(&requests)?;
     let series = chart_series(&requests, &daily)?;
     let mut files = vec![
@@ -378,7 +461,13 @@ pub fn write_report(set: &EventSet, spec: &ReportSpec, out: &Path) -> anyhow::Re
         write_csv(out, "agents.csv", &mut agents)?,
     ];
     let n = requests.height();
-    let mut table = requests.drop_many(["decided_1h", "decided_24h", "weekday", "hour"]);
+    let mut table = requests.drop_many([
+        "decided_1h",
+        "decided_24h",
+        "weekday",
+        "hour",
+        "pending_age_seconds",
+    ]);
     files.push(write_csv(out, "requests.csv", &mut table)?);
     let _ = &mut requests;
     let subject = format!(

@@ -284,3 +284,66 @@ fn a_csv_event_file_gives_the_same_figures_as_ndjson() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// …and so does Parquet, written here with polars.
+#[test]
+fn a_parquet_event_file_gives_the_same_figures_as_ndjson() {
+    use polars::prelude::{ParquetWriter, df};
+    let dir = std::env::temp_dir().join(format!("replywatch-parquet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut failures = Vec::new();
+    for case in common::golden_cases() {
+        let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
+        let rows: Vec<serde_json::Value> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let text_of = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        };
+        let col = |k: &str| {
+            rows.iter()
+                .map(|r| text_of(&r[k]))
+                .collect::<Vec<Option<String>>>()
+        };
+        let mut frame = df!(
+            "id" => col("id"), "account" => col("account"), "channel" => col("channel"),
+            "conversation" => col("conversation"), "from" => col("from"), "at" => col("at"), "agent" => col("agent"),
+        )
+        .unwrap();
+        let path = dir.join(format!("{}.parquet", case.name));
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut frame)
+            .unwrap();
+        let mut args: Vec<String> = vec![
+            "analyze".into(),
+            "--input".into(),
+            path.display().to_string(),
+        ];
+        for a in &case.args {
+            args.push(match a.ends_with(".json") {
+                true => case.dir.join(a).display().to_string(),
+                false => a.clone(),
+            });
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_replywatch"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            case.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for d in common::differences(&got, &case.expected) {
+            failures.push(format!("{}: {d}", case.name));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

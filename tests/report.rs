@@ -181,6 +181,18 @@ fn the_report_tables_agree_with_the_core_and_the_charts_are_written() {
     };
     assert_eq!(total("requests"), all.requests as f64);
     assert_eq!(total("answered"), all.answered as f64);
+    assert_eq!(total("badge_conversations"), all.badge_conversations as f64);
+    // Each day's oldest pending request is measured at the end of the period.
+    let oldest = daily
+        .iter()
+        .filter(|r| r["channel"] == "all")
+        .filter_map(|r| num(r, "oldest_pending_seconds"))
+        .fold(0.0_f64, f64::max);
+    close(
+        Some(oldest),
+        all.oldest_pending_seconds,
+        "oldest pending over the period",
+    );
     let agents = csv(&out.join("agents.csv"));
     for a in all.agents.as_ref().unwrap() {
         let name = a.agent.clone().unwrap_or_default();

@@ -178,7 +178,7 @@ fn percentile_by_rank(n: usize, q: f64, at: impl Fn(usize) -> Micros) -> Option<
 
 /// SPEC §3: mean of the fastest ⌈9n/10⌉ first-reply times, as a sum and a
 /// count. Selection, not sorting: only which values are the k smallest matters.
-fn badge_fastest(mut values: Vec<Micros>) -> Option<(i64, u64)> {
+pub fn badge_fastest(mut values: Vec<Micros>) -> Option<(i64, u64)> {
     let n = values.len();
     if n == 0 {
         return None;
@@ -329,7 +329,7 @@ impl GroupAcc {
 }
 
 /// SPEC §3's badge conditions, in words, for the ones that fail.
-fn badge_blockers(rate: Share, fastest: Option<(i64, u64)>) -> Vec<String> {
+pub fn badge_blockers(rate: Share, fastest: Option<(i64, u64)>) -> Vec<String> {
     let mut blockers = Vec::new();
     match rate.ratio() {
         None => blockers.push("response_rate undefined".to_string()),

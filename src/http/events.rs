@@ -14,6 +14,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::value::RawValue;
 
+/// Oversized bodies up to this size are read to the end before the 413.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+
 /// At most this many problems are listed in a 400.
 const MAX_PROBLEMS: usize = 1_000;
 
@@ -59,6 +62,12 @@ pub(super) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        // Read (and drop) a moderately oversized body before answering, so
+        // that the client gets the 413 instead of a broken pipe mid-upload;
+        // a huge one is cut off.
+        if declared.is_some_and(|n| n <= DRAIN_BYTES as u64) {
+            let _ = Limited::new(body, DRAIN_BYTES).collect().await;
+        }
         return Err(too_large());
     }
     match Limited::new(body, limit).collect().await {
