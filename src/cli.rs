@@ -26,6 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write PNG charts and CSV tables (daily.csv, agents.csv, requests.csv) of one account for a period.
+    #[cfg(feature = "reports")]
     Report(ReportArgs),
     /// Benchmarks (figures printed; see BENCHMARKS.md).
     #[command(subcommand)]
@@ -42,6 +43,7 @@ pub enum Command {
     Ingest(IngestArgs),
 }
 
+#[cfg(feature = "reports")]
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
 Files written into --out:
@@ -87,6 +89,7 @@ pub struct ReportArgs {
 }
 
 /// Runs `report`.
+#[cfg(feature = "reports")]
 pub fn run_report(args: &ReportArgs, stdout: &mut impl Write) -> anyhow::Result<()> {
     if args.to < args.from {
         bail!("--to ({}) is before --from ({})", args.to, args.from);
@@ -294,8 +297,16 @@ fn read_input(path: &Path, on_invalid: OnInvalid) -> anyhow::Result<(EventSet, R
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     match extension.as_deref() {
+        #[cfg(feature = "reports")]
         Some("csv") => return crate::tabular::read_csv(path, on_invalid),
+        #[cfg(feature = "reports")]
         Some("parquet") => return crate::tabular::read_parquet(path, on_invalid),
+        #[cfg(not(feature = "reports"))]
+        Some("csv" | "parquet") => {
+            bail!(
+                "reading .csv and .parquet needs the `reports` feature (built with --no-default-features)"
+            )
+        }
         _ => {}
     }
     let (reader, len): (Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {

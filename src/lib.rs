@@ -36,12 +36,15 @@ pub mod ingest;
 pub mod live;
 pub mod metrics;
 pub mod ndjson;
+#[cfg(feature = "reports")]
 pub mod report;
 pub mod retention;
+#[cfg(feature = "reports")]
 pub mod schedule;
 pub mod shutdown;
 pub mod startup;
 pub mod store;
+#[cfg(feature = "reports")]
 pub mod tabular;
 pub mod telemetry;
 pub mod webhooks;

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Metrics(args)) => {
             replywatch::bench::run_bench_metrics(args, &mut std::io::stdout().lock())
         }
+        #[cfg(feature = "reports")]
         Command::Report(args) => replywatch::cli::run_report(args, &mut std::io::stdout().lock()),
         Command::Serve(config) => run_serve((**config).clone()),
         Command::Generate(args) => run_generate(args),

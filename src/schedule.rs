@@ -223,7 +223,7 @@ pub fn run(
                 bots_count_as_replies: engine.operational().bots_reply,
                 now: Timestamp::from_datetime(chrono::Utc::now()),
             };
-            if !safe_component(&account) {
+            if !crate::deliver::safe_component(&account) {
                 tracing::warn!(
                     account,
                     "account name not usable as a folder; report skipped"
@@ -248,11 +248,6 @@ pub fn run(
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::rename(&partial, &folder).context("publishing the report folder")?;
     Ok((folder, delivered))
-}
-
-/// A name that is one plain path component.
-pub fn safe_component(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }
 
 /// Runs `schedule` forever; a run missed while down happens at once.

@@ -85,6 +85,7 @@ impl Application {
             calendars.clone(),
             Duration::from_micros(config.metrics_refresh.0.max(100_000) as u64),
         )));
+        #[cfg(feature = "reports")]
         for schedule in crate::schedule::parse_all(&config.reports)? {
             background.push(tokio::spawn(crate::schedule::run_forever(
                 live.clone(),
@@ -99,6 +100,11 @@ impl Application {
                 },
             )));
         }
+        #[cfg(not(feature = "reports"))]
+        anyhow::ensure!(
+            config.reports.is_empty(),
+            "--report needs the `reports` feature (this build has --no-default-features)"
+        );
         let state = AppState {
             config: Arc::new(config),
             store,

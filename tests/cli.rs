@@ -223,6 +223,7 @@ fn ingest_is_idempotent_and_sets_bad_lines_aside_with_skip_invalid() {
 }
 
 /// SPEC §1's columns as CSV (read with polars) give the same figures as NDJSON.
+#[cfg(feature = "reports")]
 #[test]
 fn a_csv_event_file_gives_the_same_figures_as_ndjson() {
     let dir = std::env::temp_dir().join(format!("replywatch-csv-{}", std::process::id()));
@@ -286,6 +287,7 @@ fn a_csv_event_file_gives_the_same_figures_as_ndjson() {
 }
 
 /// …and so does Parquet, written here with polars.
+#[cfg(feature = "reports")]
 #[test]
 fn a_parquet_event_file_gives_the_same_figures_as_ndjson() {
     use polars::prelude::{ParquetWriter, df};

@@ -1,6 +1,7 @@
 //! `replywatch report` (the polars path): its CSV tables agree with the
 //! pure core on the same events — per day with the core's daily series, over
 //! the whole period and per agent with `analyze` — and the charts are written.
+#![cfg(feature = "reports")]
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod common;

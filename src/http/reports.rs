@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use crate::schedule::safe_component;
+use crate::deliver::safe_component;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;

@@ -14,6 +14,7 @@ mod monitoring;
 mod page;
 mod prometheus;
 mod reliability;
+#[cfg(feature = "reports")]
 mod reports;
 mod stats;
 mod webhooks;
