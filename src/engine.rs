@@ -163,6 +163,14 @@ impl Engine {
         applied
     }
 
+    /// The operational-view requests as derived from the events with
+    /// `at < until` (what `derive_requests` gives, without walking again).
+    pub fn operational_at(&self, until: Timestamp) -> impl Iterator<Item = Request> + '_ {
+        self.requests
+            .iter()
+            .flat_map(move |c| c.operational.iter().map_while(move |r| as_of(r, until)))
+    }
+
     /// Every conversation's operational-view requests (configured policy),
     /// in opening order, with the conversation's stream.
     pub fn operational_requests(&self) -> impl Iterator<Item = (u32, &[Request])> {
@@ -171,6 +179,16 @@ impl Engine {
             .enumerate()
             .map(|(c, r)| (self.set.stream_of(c as u32), r.operational.as_slice()))
     }
+}
+
+/// A cached request as seen at `until` (SPEC §3: events at or after it have
+/// not happened): `None` when it opens later, else without a later reply.
+/// Requests of a conversation are in opening order, so the first `None` ends them.
+fn as_of(r: &Request, until: Timestamp) -> Option<Request> {
+    (r.opened_at < until).then(|| Request {
+        reply: r.reply.filter(|x| x.at < until),
+        ..*r
+    })
 }
 
 impl RequestSource for Engine {
@@ -195,13 +213,7 @@ impl RequestSource for Engine {
                         (View::Operational, &conversation.operational),
                         (View::Badge, &conversation.badge),
                     ] {
-                        for r in list {
-                            if r.opened_at >= until {
-                                break; // requests are in opening order
-                            }
-                            // SPEC §3: a reply at or after `until` has not happened yet.
-                            let mut r = *r;
-                            r.reply = r.reply.filter(|x| x.at < until);
+                        for r in list.iter().map_while(|r| as_of(r, until)) {
                             add(&mut acc, view, &r);
                         }
                     }

@@ -203,38 +203,53 @@ fn share(hits: &str, of: &str, name: &str) -> Expr {
         .alias(name)
 }
 
+/// SPEC §3's median and p90 (numpy's linear method) of the first replies.
+fn first_reply_median_p90() -> [Expr; 2] {
+    let first = col("first_reply_seconds");
+    [
+        first.clone().median().alias("median_first_reply_seconds"),
+        first
+            .quantile(lit(0.9), QuantileMethod::Linear)
+            .alias("p90_first_reply_seconds"),
+    ]
+}
+
+/// `aggs` grouped by (`key`, channel) and by `key` alone as channel `all`,
+/// both with `columns`, one after the other.
+fn per_channel_and_all(
+    rows: LazyFrame,
+    key: &str,
+    aggs: &[Expr],
+    columns: &[&str],
+) -> anyhow::Result<LazyFrame> {
+    let select = |lf: LazyFrame| lf.select(columns.iter().map(|c| col(*c)).collect::<Vec<_>>());
+    let per_channel = rows.clone().group_by([col(key), col("channel")]).agg(aggs);
+    let all = rows
+        .group_by([col(key)])
+        .agg(aggs)
+        .with_column(lit(ALL_CHANNELS).alias("channel"));
+    Ok(concat(
+        [select(per_channel), select(all)],
+        UnionArgs::default(),
+    )?)
+}
+
 /// One row per day and channel, plus the account over all channels.
 pub fn daily_table(requests: &DataFrame, badge: &DataFrame) -> anyhow::Result<DataFrame> {
-    let aggs = || {
-        [
-            len().cast(DataType::UInt32).alias("requests"),
-            count("answered"),
-            count("within_1h"),
-            count("within_24h"),
-            count("decided_1h"),
-            count("decided_24h"),
-            col("first_reply_seconds")
-                .median()
-                .alias("median_first_reply_seconds"),
-            col("first_reply_seconds")
-                .quantile(lit(0.9), QuantileMethod::Linear)
-                .alias("p90_first_reply_seconds"),
-            col("pending_age_seconds")
-                .max()
-                .alias("oldest_pending_seconds"),
-        ]
-    };
-    let per_channel = requests
-        .clone()
-        .lazy()
-        .group_by([col("date"), col("channel")])
-        .agg(aggs());
-    let all = requests
-        .clone()
-        .lazy()
-        .group_by([col("date")])
-        .agg(aggs())
-        .with_column(lit(ALL_CHANNELS).alias("channel"));
+    let [median, p90] = first_reply_median_p90();
+    let aggs = [
+        len().cast(DataType::UInt32).alias("requests"),
+        count("answered"),
+        count("within_1h"),
+        count("within_24h"),
+        count("decided_1h"),
+        count("decided_24h"),
+        median,
+        p90,
+        col("pending_age_seconds")
+            .max()
+            .alias("oldest_pending_seconds"),
+    ];
     let columns = [
         "date",
         "channel",
@@ -248,8 +263,7 @@ pub fn daily_table(requests: &DataFrame, badge: &DataFrame) -> anyhow::Result<Da
         "p90_first_reply_seconds",
         "oldest_pending_seconds",
     ];
-    let select = |lf: LazyFrame| lf.select(columns.iter().map(|c| col(*c)).collect::<Vec<_>>());
-    let daily = concat([select(per_channel), select(all)], UnionArgs::default())?
+    let daily = per_channel_and_all(requests.clone().lazy(), "date", &aggs, &columns)?
         .join(
             badge.clone().lazy(),
             [col("date"), col("channel")],
@@ -294,26 +308,13 @@ pub fn daily_table(requests: &DataFrame, badge: &DataFrame) -> anyhow::Result<Da
 /// Per agent over the answered requests (SPEC §3 per agent): each channel and all.
 pub fn agents_table(requests: &DataFrame) -> anyhow::Result<DataFrame> {
     let answered = requests.clone().lazy().filter(col("answered"));
-    let aggs = || {
-        [
-            len().cast(DataType::UInt32).alias("answered"),
-            count("within_1h"),
-            col("first_reply_seconds")
-                .median()
-                .alias("median_first_reply_seconds"),
-            col("first_reply_seconds")
-                .quantile(lit(0.9), QuantileMethod::Linear)
-                .alias("p90_first_reply_seconds"),
-        ]
-    };
-    let per_channel = answered
-        .clone()
-        .group_by([col("channel"), col("agent")])
-        .agg(aggs());
-    let all = answered
-        .group_by([col("agent")])
-        .agg(aggs())
-        .with_column(lit(ALL_CHANNELS).alias("channel"));
+    let [median, p90] = first_reply_median_p90();
+    let aggs = [
+        len().cast(DataType::UInt32).alias("answered"),
+        count("within_1h"),
+        median,
+        p90,
+    ];
     let columns = [
         "channel",
         "agent",
@@ -322,8 +323,7 @@ pub fn agents_table(requests: &DataFrame) -> anyhow::Result<DataFrame> {
         "median_first_reply_seconds",
         "p90_first_reply_seconds",
     ];
-    let select = |lf: LazyFrame| lf.select(columns.iter().map(|c| col(*c)).collect::<Vec<_>>());
-    let agents = concat([select(per_channel), select(all)], UnionArgs::default())?
+    let agents = per_channel_and_all(answered, "agent", &aggs, &columns)?
         .with_columns([
             share("within_1h", "answered", "hit_ratio_1h"),
             (col("channel").eq(lit(ALL_CHANNELS))).alias("is_all"),

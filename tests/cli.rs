@@ -222,39 +222,22 @@ fn ingest_is_idempotent_and_sets_bad_lines_aside_with_skip_invalid() {
     );
 }
 
-/// SPEC §1's columns as CSV (read with polars) give the same figures as NDJSON.
+/// Every golden case written by `write` into `{case}.{extension}` and run
+/// through `analyze --input` must give the expected figures.
 #[cfg(feature = "reports")]
-#[test]
-fn a_csv_event_file_gives_the_same_figures_as_ndjson() {
-    let dir = std::env::temp_dir().join(format!("replywatch-csv-{}", std::process::id()));
+fn golden_cases_through(extension: &str, write: impl Fn(&[serde_json::Value], &std::path::Path)) {
+    let dir = std::env::temp_dir().join(format!("replywatch-{extension}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut failures = Vec::new();
     for case in common::golden_cases() {
         let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
-        let mut csv = String::from("id,account,channel,conversation,from,at,agent\n");
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let field = |k: &str| match &v[k] {
-                serde_json::Value::String(s) => format!("\"{}\"", s.replace('"', "\"\"")),
-                serde_json::Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            let row: Vec<String> = [
-                "id",
-                "account",
-                "channel",
-                "conversation",
-                "from",
-                "at",
-                "agent",
-            ]
-            .iter()
-            .map(|k| field(k))
+        let rows: Vec<serde_json::Value> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-            csv += &(row.join(",") + "\n");
-        }
-        let path = dir.join(format!("{}.csv", case.name));
-        std::fs::write(&path, csv).unwrap();
+        let path = dir.join(format!("{}.{extension}", case.name));
+        write(&rows, &path);
         let mut args: Vec<String> = vec![
             "analyze".into(),
             "--input".into(),
@@ -286,66 +269,61 @@ fn a_csv_event_file_gives_the_same_figures_as_ndjson() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// SPEC §1's columns, in this order.
+#[cfg(feature = "reports")]
+const COLUMNS: [&str; 7] = [
+    "id",
+    "account",
+    "channel",
+    "conversation",
+    "from",
+    "at",
+    "agent",
+];
+
+/// SPEC §1's columns as CSV (read with polars) give the same figures as NDJSON.
+#[cfg(feature = "reports")]
+#[test]
+fn a_csv_event_file_gives_the_same_figures_as_ndjson() {
+    golden_cases_through("csv", |rows, path| {
+        let mut csv = COLUMNS.join(",") + "\n";
+        for v in rows {
+            let field = |k: &str| match &v[k] {
+                serde_json::Value::String(s) => format!("\"{}\"", s.replace('"', "\"\"")),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            csv += &(COLUMNS.map(field).join(",") + "\n");
+        }
+        std::fs::write(path, csv).unwrap();
+    });
+}
+
 /// …and so does Parquet, written here with polars.
 #[cfg(feature = "reports")]
 #[test]
 fn a_parquet_event_file_gives_the_same_figures_as_ndjson() {
-    use polars::prelude::{ParquetWriter, df};
-    let dir = std::env::temp_dir().join(format!("replywatch-parquet-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut failures = Vec::new();
-    for case in common::golden_cases() {
-        let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
-        let rows: Vec<serde_json::Value> = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    use polars::prelude::{Column, DataFrame, ParquetWriter};
+    golden_cases_through("parquet", |rows, path| {
         let text_of = |v: &serde_json::Value| match v {
             serde_json::Value::String(s) => Some(s.clone()),
             serde_json::Value::Null => None,
             other => Some(other.to_string()),
         };
-        let col = |k: &str| {
-            rows.iter()
-                .map(|r| text_of(&r[k]))
-                .collect::<Vec<Option<String>>>()
-        };
-        let mut frame = df!(
-            "id" => col("id"), "account" => col("account"), "channel" => col("channel"),
-            "conversation" => col("conversation"), "from" => col("from"), "at" => col("at"), "agent" => col("agent"),
-        )
-        .unwrap();
-        let path = dir.join(format!("{}.parquet", case.name));
-        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        let columns: Vec<Column> = COLUMNS
+            .iter()
+            .map(|k| {
+                Column::new(
+                    (*k).into(),
+                    rows.iter()
+                        .map(|r| text_of(&r[*k]))
+                        .collect::<Vec<Option<String>>>(),
+                )
+            })
+            .collect();
+        let mut frame = DataFrame::new_infer_height(columns).unwrap();
+        ParquetWriter::new(std::fs::File::create(path).unwrap())
             .finish(&mut frame)
             .unwrap();
-        let mut args: Vec<String> = vec![
-            "analyze".into(),
-            "--input".into(),
-            path.display().to_string(),
-        ];
-        for a in &case.args {
-            args.push(match a.ends_with(".json") {
-                true => case.dir.join(a).display().to_string(),
-                false => a.clone(),
-            });
-        }
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_replywatch"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            case.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        for d in common::differences(&got, &case.expected) {
-            failures.push(format!("{}: {d}", case.name));
-        }
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    });
 }

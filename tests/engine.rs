@@ -122,3 +122,25 @@ fn a_request_is_observed_once_when_it_becomes_answered_even_by_a_late_event() {
     let again = engine.apply(vec![ev("2", "agent", "2026-11-01T10:05:00Z")]);
     assert_eq!(again.duplicates.len(), 1);
 }
+
+#[test]
+fn the_engines_requests_at_an_instant_equal_a_fresh_walk() {
+    let events = stream(5_000, 4);
+    let mut engine = Engine::from_set(EventSet::new(), ReplyPolicy::operational(false));
+    engine.apply(common::shuffle_keeping_key_order(events, 4));
+    for as_of in [
+        "2026-10-28T00:00:00Z",
+        "2026-11-01T00:00:00Z",
+        "2026-11-05T00:00:00Z",
+    ] {
+        let at = parse_rfc3339(as_of).unwrap();
+        let mut cached: Vec<_> = engine.operational_at(at).collect();
+        let mut walked =
+            replywatch::domain::derive_requests(engine.set(), at, ReplyPolicy::operational(false))
+                .operational;
+        cached.sort_by_key(|r| (r.conversation, r.opened_at));
+        walked.sort_by_key(|r| (r.conversation, r.opened_at));
+        assert_eq!(cached, walked, "as of {as_of}");
+        assert!(!cached.is_empty());
+    }
+}

@@ -6,7 +6,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult};
 use crate::domain::stats::analyze_windows;
 use crate::domain::{
-    self, AnalyzeOptions, CalendarBook, Micros, ReplyPolicy, StatsReport, Timestamp,
+    self, AnalyzeOptions, CalendarBook, Micros, ReplyPolicy, Request, StatsReport, Timestamp,
     derive_requests,
 };
 use crate::engine::Engine;
@@ -240,8 +240,12 @@ pub async fn get_requests(
     let page = compute(&state, move |engine| {
         let set = engine.set();
         let window_start = as_of.minus(window);
-        let mut rows: Vec<(Timestamp, RequestRow)> = derive_requests(set, as_of, policy)
-            .operational
+        // The engine's cached requests when its view matches the query's.
+        let requests: Vec<Request> = match engine.operational() == policy {
+            true => engine.operational_at(as_of).collect(),
+            false => derive_requests(set, as_of, policy).operational,
+        };
+        let mut rows: Vec<(Timestamp, RequestRow)> = requests
             .into_iter()
             .filter(|r| r.opened_at >= window_start && r.opened_at < as_of)
             .filter(|r| match wanted {
