@@ -48,7 +48,7 @@ pub struct BenchIngestArgs {
 }
 
 /// Distinct synthetic events, in generation order.
-fn distinct_events(n: usize, seed: u64) -> anyhow::Result<Vec<MessageEvent>> {
+pub(crate) fn distinct_events(n: usize, seed: u64) -> anyhow::Result<Vec<MessageEvent>> {
     let mut ndjson = Vec::new();
     let opts = GenerateOptions {
         events: (n + n / 10 + 100) as u64,
@@ -67,8 +67,8 @@ fn distinct_events(n: usize, seed: u64) -> anyhow::Result<Vec<MessageEvent>> {
 }
 
 /// A fresh, empty database for one phase, and how to remove it.
-struct Scratch {
-    url: String,
+pub(crate) struct Scratch {
+    pub(crate) url: String,
     drop: Option<(String, String)>,
     _dir: Option<TempDir>,
 }
@@ -81,7 +81,7 @@ impl Drop for TempDir {
     }
 }
 
-async fn scratch(args: &BenchIngestArgs, name: &str) -> anyhow::Result<Scratch> {
+pub(crate) async fn scratch(args: &BenchIngestArgs, name: &str) -> anyhow::Result<Scratch> {
     match args.backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir()
@@ -118,7 +118,7 @@ async fn scratch(args: &BenchIngestArgs, name: &str) -> anyhow::Result<Scratch> 
 }
 
 impl Scratch {
-    async fn remove(self) -> anyhow::Result<()> {
+    pub(crate) async fn remove(self) -> anyhow::Result<()> {
         if let Some((admin_url, db)) = &self.drop {
             let admin = Store::connect(admin_url).await?;
             admin
@@ -242,7 +242,7 @@ async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::
     Ok(HttpResult { took, latencies })
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

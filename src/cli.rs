@@ -161,6 +161,8 @@ pub enum BenchCommand {
     Ingest(crate::bench::BenchIngestArgs),
     /// Scrape time of /metrics and restart time from SQLite over a large store.
     Metrics(crate::bench::BenchMetricsArgs),
+    /// Events/s of a NATS JetStream cluster with 1, 2, 3 nodes, and failover time.
+    Cluster(crate::bench_cluster::BenchClusterArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]

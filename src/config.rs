@@ -125,6 +125,8 @@ pub struct ServeConfig {
     /// Business hours per account (JSON, SPEC §3), used by `/v1/stats?clock=business`.
     #[arg(long, env = "REPLYWATCH_CALENDAR", value_name = "FILE")]
     pub calendar: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: crate::cluster::ClusterArgs,
 }
 
 /// How long events are kept.
@@ -176,6 +178,7 @@ impl ServeConfig {
             meta_app_secret: Vec::new(),
             meta_bot_app_id: Vec::new(),
             meta_auto_app_id: Vec::new(),
+            cluster: Default::default(),
         }
     }
 

@@ -12,7 +12,7 @@
 //! - [`retention`]: background deletion of expired events.
 //! - [`http`]: the HTTP API of SPEC §6 (axum) and its OpenAPI document.
 //! - [`config`], [`startup`], [`shutdown`], [`telemetry`]: running `serve`.
-//! - [`bench`]: `replywatch bench ingest`, the ingestion benchmark.
+//! - [`bench`]: `replywatch bench ingest`/`metrics`, the benchmarks; [`bench_cluster`]: `bench cluster`.
 //! - [`webhooks`]: Meta's webhook payloads mapped to events (SPEC §7), pure.
 //! - [`calendars`]: the service's business-hours calendars (file reload, API).
 //! - [`charts`]: PNG charts (plotters) of one group's daily series.
@@ -20,12 +20,15 @@
 //! - [`tabular`]: CSV event files read with polars.
 //! - [`schedule`]: scheduled reports inside `serve`.
 //! - [`deliver`]: e-mail (SMTP) and webhook delivery of scheduled reports.
+//! - [`cluster`]: several nodes on NATS JetStream and one PostgreSQL (`serve --nats`).
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod bench;
+pub mod bench_cluster;
 pub mod calendars;
 pub mod charts;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod deliver;
 pub mod domain;

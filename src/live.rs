@@ -70,6 +70,30 @@ impl LiveState {
         *engine = Engine::from_set(kept, policy);
     }
 
+    /// Drops every event of the accounts `drop` names (a cluster node handing
+    /// a partition over).
+    pub fn drop_accounts(&self, drop: impl Fn(&str) -> bool) {
+        let mut engine = self.write();
+        let kept = engine
+            .set()
+            .filtered(|set, e| !drop(set.stream(set.stream_of(e.conversation)).account.as_str()));
+        if kept.len() == engine.set().len() {
+            return;
+        }
+        let policy = engine.operational();
+        *engine = Engine::from_set(kept, policy);
+    }
+
+    /// Adds stored events loaded from the store (a cluster node taking a
+    /// partition over); known events are kept as they are.
+    pub fn add_set(&self, loaded: EventSet) {
+        if loaded.is_empty() {
+            return;
+        }
+        let mut engine = self.write();
+        engine.apply((0..loaded.len()).map(|i| loaded.event(i)));
+    }
+
     /// Runs `f` on the current engine.
     pub fn read<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
         f(&self.read_guard())
@@ -93,5 +117,56 @@ impl LiveState {
 
     fn write(&self) -> RwLockWriteGuard<'_, Engine> {
         self.engine.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::stats::analyze_windows;
+    use crate::domain::{AnalyzeOptions, Micros};
+
+    fn event(id: &str, account: &str, from: &str, at: &str) -> MessageEvent {
+        let line = format!(
+            r#"{{"id":"{id}","account":"{account}","channel":"messenger","conversation":"c","from":"{from}","at":"{at}"}}"#
+        );
+        MessageEvent::from_json(line.as_bytes()).unwrap()
+    }
+
+    fn figures(live: &LiveState) -> serde_json::Value {
+        let opts = AnalyzeOptions::new(
+            crate::domain::parse_rfc3339("2026-11-02T00:00:00Z").unwrap(),
+            Micros(3650 * 86_400 * 1_000_000),
+        );
+        live.read(|e| {
+            serde_json::to_value(analyze_windows(e.set(), &opts, &[opts.window], e).remove(0))
+                .unwrap()
+        })
+    }
+
+    #[test]
+    fn a_taken_over_partition_is_added_and_a_handed_over_one_dropped_exactly() {
+        let a = [
+            event("1", "a", "customer", "2026-11-01T10:00:00Z"),
+            event("2", "a", "agent", "2026-11-01T10:05:00Z"),
+        ];
+        let b = [event("3", "b", "customer", "2026-11-01T11:00:00Z")];
+        let live = LiveState::new(ReplyPolicy::operational(false));
+        live.apply([a.to_vec()], |_, _| {});
+        live.add_set(EventSet::from_events(b.to_vec()));
+        // Loading what is already held changes nothing (the first version stays).
+        live.add_set(EventSet::from_events(a.to_vec()));
+        let both = LiveState::new(ReplyPolicy::operational(false));
+        both.load(Engine::from_set(
+            EventSet::from_events(a.iter().chain(&b).cloned()),
+            ReplyPolicy::operational(false),
+        ));
+        assert_eq!(figures(&live), figures(&both));
+
+        live.drop_accounts(|account| account == "b");
+        let only_a = LiveState::new(ReplyPolicy::operational(false));
+        only_a.apply([a.to_vec()], |_, _| {});
+        assert_eq!(live.len(), 2);
+        assert_eq!(figures(&live), figures(&only_a));
     }
 }

@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Metrics(args)) => {
             replywatch::bench::run_bench_metrics(args, &mut std::io::stdout().lock())
         }
+        Command::Bench(BenchCommand::Cluster(args)) => {
+            replywatch::bench_cluster::run_bench_cluster(args, &mut std::io::stdout())
+        }
         #[cfg(feature = "reports")]
         Command::Report(args) => replywatch::cli::run_report(args, &mut std::io::stdout().lock()),
         Command::Serve(config) => run_serve((**config).clone()),

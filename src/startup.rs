@@ -27,6 +27,9 @@ pub struct Application {
     state: AppState,
     worker: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
+    /// The cluster coordinator (`--nats`): not aborted at shutdown but asked
+    /// to hand its partitions back.
+    coordinator: Option<JoinHandle<()>>,
 }
 
 impl Application {
@@ -65,7 +68,31 @@ impl Application {
             !config.metrics_windows.is_empty(),
             "--metrics-windows needs at least one window"
         );
-        let mut background = vec![tokio::spawn(load_live_state(store.clone(), live.clone()))];
+        let mut background = Vec::new();
+        let cluster = match config.cluster.nats {
+            None => {
+                background.push(tokio::spawn(load_live_state(store.clone(), live.clone())));
+                None
+            }
+            Some(_) => {
+                anyhow::ensure!(
+                    matches!(store, Store::Postgres(_)),
+                    "--nats needs a postgres:// --database-url: every node of a cluster stores into the same database"
+                );
+                // Ready at once: the events of each partition are loaded
+                // when this node takes the partition's lease.
+                live.load(Engine::from_set(crate::domain::EventSet::new(), policy));
+                let (cluster, coordinator) = crate::cluster::Cluster::start(
+                    &config.cluster,
+                    store.clone(),
+                    live.clone(),
+                    ingest.clone(),
+                )
+                .await?;
+                Some((cluster, coordinator))
+            }
+        };
+        let (cluster, coordinator) = cluster.unzip();
         if let Retention::Keep(keep) = config.retention {
             let every = Duration::from_micros(config.retention_interval.0.max(1_000_000) as u64);
             background.push(tokio::spawn(retention::run_forever(
@@ -112,12 +139,14 @@ impl Application {
             ingest,
             calendars,
             metrics,
+            cluster,
         };
         Ok(Application {
             listener,
             state,
             worker,
             background,
+            coordinator,
         })
     }
 
@@ -137,12 +166,20 @@ impl Application {
             state,
             worker,
             background,
+            coordinator,
         } = self;
         let store = state.store.clone();
+        let cluster = state.cluster.clone();
         tracing::info!(addr = %listener.local_addr()?, "replywatch serving");
         let served = axum::serve(listener, router(state))
             .with_graceful_shutdown(stop)
             .await;
+        // A cluster node hands its partitions over (each finishes and
+        // acknowledges its current pull) and drops its queue senders.
+        if let (Some(cluster), Some(coordinator)) = (cluster, coordinator) {
+            cluster.leave().await;
+            let _ = coordinator.await;
+        }
         // The router and its queue senders are gone: the worker drains and ends.
         if let Err(e) = worker.await {
             tracing::error!(error = %e, "ingestion worker failed");

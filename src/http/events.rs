@@ -5,7 +5,6 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use crate::domain::MessageEvent;
-use crate::ingest::SubmitError;
 use crate::store::InsertOutcome;
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -227,26 +226,8 @@ async fn store_batch(
     let events = tokio::task::spawn_blocking(move || parse_batch(format, &bytes, max))
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
-    match state.ingest.submit(events).await {
-        Ok(outcome) => Ok((StatusCode::ACCEPTED, Json(outcome))),
-        Err(SubmitError::QueueFull) => Err(ApiError::Unavailable {
-            message: "the ingestion queue is full; retry the same batch after Retry-After seconds"
-                .into(),
-            retry_after_s: 1,
-        }),
-        Err(SubmitError::Stopped) => Err(ApiError::Unavailable {
-            message: "the service is shutting down; retry the same batch".into(),
-            retry_after_s: 5,
-        }),
-        Err(SubmitError::Store(e)) => {
-            tracing::error!(error = format!("{e:#}"), "batch not stored");
-            Err(ApiError::Unavailable {
-                message: "the database did not store the batch; nothing of it was stored, retry it"
-                    .into(),
-                retry_after_s: 5,
-            })
-        }
-    }
+    let outcome = state.ingest_events(events).await?;
+    Ok((StatusCode::ACCEPTED, Json(outcome)))
 }
 
 #[cfg(test)]

@@ -55,3 +55,20 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         Err(_) => not_ready("database: no answer within 2 s".into()),
     }
 }
+
+/// This node's view of the cluster (`serve --nats`): live nodes, the
+/// partitions it owns and serves, and the messages not yet committed.
+#[utoipa::path(get, path = "/v1/cluster", tag = "health",
+    responses(
+        (status = 200, description = "This node's view of the cluster", body = crate::cluster::ClusterStatus),
+        (status = 404, description = "Not a cluster node (no --nats)", body = super::error::ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn cluster(
+    State(state): State<AppState>,
+) -> super::ApiResult<Json<crate::cluster::ClusterStatus>> {
+    match &state.cluster {
+        Some(cluster) => Ok(Json(cluster.status().await)),
+        None => Err(super::ApiError::NotFound),
+    }
+}

@@ -34,6 +34,8 @@ pub struct AppState {
     pub ingest: IngestQueue,
     pub calendars: Arc<crate::calendars::Calendars>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Set when this node is part of a cluster (`serve --nats`).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl AppState {
@@ -49,12 +51,62 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Stores a validated batch: committed by the ingestion worker, or, on
+    /// a cluster node, acknowledged by the event log (the partition's owner
+    /// commits it; conflicts are then counted in its metrics). Errors are
+    /// 503s with Retry-After: re-sending the batch is always safe.
+    pub async fn ingest_events(
+        &self,
+        events: Vec<crate::domain::MessageEvent>,
+    ) -> ApiResult<crate::store::InsertOutcome> {
+        use crate::ingest::SubmitError;
+        if let Some(cluster) = &self.cluster {
+            return match cluster.publish(&events).await {
+                Ok(published) => Ok(crate::store::InsertOutcome {
+                    accepted: published.events,
+                    duplicates: published.duplicates,
+                    conflicts: 0,
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "batch not published");
+                    Err(ApiError::Unavailable {
+                        message: format!("{e}; retry the same batch after Retry-After seconds"),
+                        retry_after_s: 1,
+                    })
+                }
+            };
+        }
+        match self.ingest.submit(events).await {
+            Ok(outcome) => Ok(outcome),
+            Err(SubmitError::QueueFull) => Err(ApiError::Unavailable {
+                message: "the ingestion queue is full; retry the same batch after Retry-After seconds"
+                    .into(),
+                retry_after_s: 1,
+            }),
+            Err(SubmitError::Stopped) => Err(ApiError::Unavailable {
+                message: "the service is shutting down; retry the same batch".into(),
+                retry_after_s: 5,
+            }),
+            Err(SubmitError::Store(e)) => {
+                tracing::error!(error = format!("{e:#}"), "batch not stored");
+                Err(ApiError::Unavailable {
+                    message: "the database did not store the batch; nothing of it was stored, retry it"
+                        .into(),
+                    retry_after_s: 5,
+                })
+            }
+        }
+    }
+}
+
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/v1/events", post(events::post_events))
         .route("/v1/stats", get(stats::get_stats))
         .route("/v1/requests", get(stats::get_requests))
+        .route("/v1/cluster", get(health::cluster))
         .route("/v1/charts/{name}", get(charts::get_chart))
         .route("/v1/reports", get(reports::list_reports))
         .route(

@@ -99,6 +99,7 @@ impl Modify for BearerAuth {
         super::stats::get_requests,
         super::health::healthz,
         super::health::readyz,
+        super::health::cluster,
         super::metrics::get_metrics,
         super::charts::get_chart,
         super::reports::list_reports,
@@ -110,7 +111,7 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         EventDoc, SenderDoc, AtDoc, InsertOutcome, StatsReport, GroupStats, AgentStats,
-        RequestsPage, RequestRow, super::calendar::AccountCalendar, super::reports::ReportEntry, super::calendar::CalendarDoc, crate::calendars::Source, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health
+        RequestsPage, RequestRow, super::calendar::AccountCalendar, super::reports::ReportEntry, super::calendar::CalendarDoc, crate::calendars::Source, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health, crate::cluster::ClusterStatus
     )),
     modifiers(&BearerAuth)
 )]

@@ -88,6 +88,36 @@ async fn compute<R: Send + 'static>(
         .map_err(|e| ApiError::Internal(e.into()))
 }
 
+/// Runs a computation over the engine that holds `account` (all accounts
+/// when None): the live one, or, on a cluster node that does not serve the
+/// account, one built from the store (same core, same figures; the store
+/// has every event the owner committed).
+async fn compute_for<R: Send + 'static>(
+    state: &AppState,
+    account: Option<&str>,
+    f: impl FnOnce(&Engine) -> R + Send + 'static,
+) -> ApiResult<R> {
+    let local = state
+        .cluster
+        .as_ref()
+        .is_none_or(|c| account.is_some_and(|a| c.serves(a)));
+    if local {
+        return compute(state, f).await;
+    }
+    let set = state
+        .store
+        .load_account_events(account)
+        .await
+        .map_err(|e| ApiError::Unavailable {
+            message: format!("the database did not answer: {e:#}"),
+            retry_after_s: 2,
+        })?;
+    let policy = state.live.policy();
+    tokio::task::spawn_blocking(move || f(&Engine::from_set(set, policy)))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
 /// The section-4 document: what `replywatch analyze` prints for the stored events.
 #[utoipa::path(
     get,
@@ -115,7 +145,7 @@ pub async fn get_stats(State(state): State<AppState>, uri: Uri) -> ApiResult<Jso
         ClockParam::Calendar => CalendarBook::default(),
         ClockParam::Business => state.calendars.book().as_ref().clone(),
     };
-    let mut report = compute(&state, move |engine| {
+    let mut report = compute_for(&state, q.account.as_deref(), move |engine| {
         // The engine's cached requests when its view matches the query's
         // (same accumulators, so the same figures); else a fresh walk.
         match engine.operational() == ReplyPolicy::operational(opts.bots_count_as_replies) {
@@ -237,7 +267,8 @@ pub async fn get_requests(
     let policy = ReplyPolicy::operational(q.bots_count_as_replies.unwrap_or(false));
     let channel = q.channel.filter(|c| c != domain::ALL_CHANNELS);
     let account = q.account;
-    let page = compute(&state, move |engine| {
+    let holder = account.clone();
+    let page = compute_for(&state, holder.as_deref(), move |engine| {
         let set = engine.set();
         let window_start = as_of.minus(window);
         // The engine's cached requests when its view matches the query's.

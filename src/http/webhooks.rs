@@ -6,7 +6,6 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::events::read_body;
-use crate::ingest::SubmitError;
 use crate::webhooks::meta::{map_payload, signature_matches};
 use axum::Json;
 use axum::body::Body;
@@ -133,20 +132,10 @@ pub async fn receive(
     if mapped.events.is_empty() {
         return Ok(Json(outcome));
     }
-    match state.ingest.submit(mapped.events).await {
-        Ok(stored) => {
-            outcome.accepted = stored.accepted;
-            outcome.duplicates = stored.duplicates;
-            outcome.conflicts = stored.conflicts;
-            Ok(Json(outcome))
-        }
-        Err(SubmitError::QueueFull) => Err(ApiError::Unavailable {
-            message: "the ingestion queue is full; Meta will retry".into(),
-            retry_after_s: 1,
-        }),
-        Err(e) => Err(ApiError::Unavailable {
-            message: format!("not stored ({e}); Meta will retry"),
-            retry_after_s: 5,
-        }),
-    }
+    // Meta retries a delivery that did not get a 200.
+    let stored = state.ingest_events(mapped.events).await?;
+    outcome.accepted = stored.accepted;
+    outcome.duplicates = stored.duplicates;
+    outcome.conflicts = stored.conflicts;
+    Ok(Json(outcome))
 }

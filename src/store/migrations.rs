@@ -4,6 +4,7 @@
 
 use super::Store;
 use anyhow::Context;
+use sqlx::Acquire;
 
 /// One migration: version, name, and its SQL for each backend.
 pub struct Migration {
@@ -78,6 +79,22 @@ macro_rules! apply {
 pub async fn run(store: &Store) -> anyhow::Result<Vec<i64>> {
     Ok(match store {
         Store::Sqlite(pool) => apply!(pool, sqlite),
-        Store::Postgres(pool) => apply!(pool, postgres),
+        Store::Postgres(pool) => {
+            // Cluster nodes start together on one database: one migrates,
+            // the others wait on this lock, then find nothing left to do.
+            const LOCK: i64 = 0x7265_706c_7977;
+            let mut conn = pool.acquire().await.context("connecting to migrate")?;
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(LOCK)
+                .execute(&mut *conn)
+                .await
+                .context("waiting for the migration lock")?;
+            let applied: anyhow::Result<Vec<i64>> = async { Ok(apply!(&mut *conn, postgres)) }.await;
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(LOCK)
+                .execute(&mut *conn)
+                .await;
+            applied?
+        }
     })
 }

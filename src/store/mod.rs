@@ -628,6 +628,48 @@ impl Store {
         Ok(set)
     }
 
+    /// Loads the stored events of the accounts `keep` accepts (a cluster
+    /// node taking partitions over): one pass over the table.
+    pub async fn load_events_where(&self, keep: impl Fn(&str) -> bool) -> anyhow::Result<EventSet> {
+        match self {
+            Store::Sqlite(_) => {
+                let all = self.load_events().await?;
+                Ok(all.filtered(|set, e| keep(set.stream(set.stream_of(e.conversation)).account.as_str())))
+            }
+            Store::Postgres(pool) => {
+                let mut set = EventSet::new();
+                let mut rows = sqlx::query_as::<_, Row>(
+                    "SELECT account, channel, id, conversation, sender, at_us, agent FROM events",
+                )
+                .fetch(pool);
+                while let Some(row) = rows.try_next().await.context("loading events")? {
+                    if keep(&row.0) {
+                        set.insert(event_of(row)?);
+                    }
+                }
+                Ok(set)
+            }
+        }
+    }
+
+    /// Loads the stored events of one account, or of all (answering for
+    /// accounts another cluster node serves).
+    pub async fn load_account_events(&self, account: Option<&str>) -> anyhow::Result<EventSet> {
+        let (Store::Postgres(pool), Some(account)) = (self, account) else {
+            return self.load_events_where(|a| account.is_none_or(|want| a == want)).await;
+        };
+        let mut set = EventSet::new();
+        let mut rows = sqlx::query_as::<_, Row>(
+            "SELECT account, channel, id, conversation, sender, at_us, agent FROM events WHERE account = $1",
+        )
+        .bind(account)
+        .fetch(pool);
+        while let Some(row) = rows.try_next().await.context("loading events")? {
+            set.insert(event_of(row)?);
+        }
+        Ok(set)
+    }
+
     /// Number of stored events.
     pub async fn count_events(&self) -> anyhow::Result<u64> {
         let n: i64 = match self {

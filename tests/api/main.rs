@@ -8,6 +8,7 @@ mod common;
 mod helpers;
 
 mod calendar;
+mod cluster;
 mod events;
 mod fuzz;
 mod monitoring;

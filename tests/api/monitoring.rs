@@ -338,3 +338,65 @@ fn the_compose_stack_mounts_existing_files_and_wires_hosts_and_ports() {
                 .exists()
     }));
 }
+
+#[test]
+fn the_compose_cluster_profile_wires_nats_three_nodes_their_database_and_prometheus() {
+    let compose: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(repo().join("docker-compose.yml")).unwrap())
+            .unwrap();
+    let services = &compose["services"];
+    let node = &services["replywatch-node"];
+    let nats = &services["nats"];
+    for s in [node, nats] {
+        assert_eq!(s["profiles"][0].as_str(), Some("cluster"));
+    }
+    assert_eq!(node["deploy"]["replicas"].as_u64(), Some(3));
+    let command: Vec<&str> = nats["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(command.contains(&"-js"), "JetStream is enabled: {command:?}");
+    // The nodes reach NATS by its service name on the client port, and share
+    // their own database, which the postgres init script creates.
+    let env = &node["environment"];
+    assert_eq!(env["REPLYWATCH_NATS"].as_str(), Some("nats://nats:4222"));
+    let url = env["REPLYWATCH_DATABASE_URL"].as_str().unwrap();
+    let db = url.rsplit('/').next().unwrap();
+    assert_ne!(
+        db,
+        services["postgres"]["environment"]["POSTGRES_DB"]
+            .as_str()
+            .unwrap(),
+        "the cluster does not share the single node's database"
+    );
+    let init = std::fs::read_to_string(repo().join("dashboards/postgres/create-cluster-db.sql"))
+        .unwrap();
+    assert!(init.contains(&format!("CREATE DATABASE {db}")), "{init}");
+    assert!(
+        services["postgres"]["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|v| v.as_str().unwrap().contains("/docker-entrypoint-initdb.d/")),
+        "the init script is mounted"
+    );
+    // Three replicas, three host ports, and Prometheus finds every replica.
+    let ports = node["ports"][0].as_str().unwrap();
+    assert!(ports.starts_with("8081-8083:"), "{ports}");
+    let prom: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("dashboards/prometheus/prometheus.yml")).unwrap(),
+    )
+    .unwrap();
+    let job = prom["scrape_configs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_name"].as_str() == Some("replywatch-cluster"))
+        .expect("a scrape job for the cluster nodes");
+    assert_eq!(
+        job["dns_sd_configs"][0]["names"][0].as_str(),
+        Some("replywatch-node")
+    );
+}

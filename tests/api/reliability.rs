@@ -79,14 +79,14 @@ fn batches_of(n: u64, seed: u64) -> Arc<Vec<String>> {
 }
 
 /// The stored events, after a clean stop.
-async fn stored_events(db: &TestDb) -> EventSet {
+pub(crate) async fn stored_events(db: &TestDb) -> EventSet {
     let store = db.store().await;
     let set = store.load_events().await.unwrap();
     store.close().await;
     set
 }
 
-fn keys(set: &EventSet) -> HashSet<(String, String, String)> {
+pub(crate) fn keys(set: &EventSet) -> HashSet<(String, String, String)> {
     (0..set.len())
         .map(|i| {
             let e = set.event(i);
@@ -99,7 +99,7 @@ fn keys(set: &EventSet) -> HashSet<(String, String, String)> {
         .collect()
 }
 
-fn events_of(batch: &str) -> Vec<MessageEvent> {
+pub(crate) fn events_of(batch: &str) -> Vec<MessageEvent> {
     batch
         .lines()
         .map(|l| MessageEvent::from_json(l.as_bytes()).unwrap())

@@ -1,0 +1,304 @@
+//! The cluster's event log on NATS JetStream: one file-backed stream,
+//! subject `replywatch.events.<partition>`, work-queue retention (a message
+//! is removed once its owner acknowledged it, so the stream only holds what
+//! is not yet in PostgreSQL). Encoding of events into messages is pure and
+//! tested here; the rest is thin calls to async-nats. Knows no HTTP and no SQL.
+
+use crate::cluster::partition_of;
+use crate::domain::MessageEvent;
+use anyhow::Context;
+use async_nats::jetstream::{self, consumer, kv, stream};
+use sha2::Digest;
+use std::time::Duration;
+
+pub const STREAM: &str = "REPLYWATCH_EVENTS";
+pub const SUBJECT_PREFIX: &str = "replywatch.events";
+pub const LEASE_BUCKET: &str = "replywatch_leases";
+/// NATS refuses payloads over 1 MiB by default; a chunk stays well below.
+pub const MAX_CHUNK_BYTES: usize = 512 * 1024;
+/// JetStream drops a message whose id it saw within this window.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// A delivered message not acknowledged within this is delivered again
+/// (to the partition's next owner when its owner died mid-batch).
+pub const ACK_WAIT: Duration = Duration::from_secs(10);
+/// How long a publish or a JetStream API call may take before the client is
+/// told 503.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The event log cannot take a batch now (NATS down or slow): 503, retry.
+#[derive(Debug, thiserror::Error)]
+#[error("the event log (NATS JetStream) did not acknowledge the batch: {0}")]
+pub struct LogError(pub String);
+
+/// What publishing a batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// Events in messages JetStream stored.
+    pub events: u64,
+    /// Events in messages JetStream had already stored (a re-sent batch).
+    pub duplicates: u64,
+}
+
+/// One message: the NDJSON lines of some events of one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub partition: u32,
+    /// Hash of the payload: the same events re-sent give the same id.
+    pub id: String,
+    pub payload: Vec<u8>,
+    pub events: u64,
+}
+
+/// The subject of a partition.
+pub fn subject(partition: u32) -> String {
+    format!("{SUBJECT_PREFIX}.{partition}")
+}
+
+/// Splits a batch into messages: per partition, in batch order, NDJSON in
+/// SPEC §1 form, at most [`MAX_CHUNK_BYTES`] each (an event is never split).
+pub fn encode_chunks(events: &[MessageEvent], partitions: u32) -> Vec<Chunk> {
+    let mut open: std::collections::BTreeMap<u32, (Vec<u8>, u64)> = Default::default();
+    let mut chunks = Vec::new();
+    let seal = |partition: u32, payload: Vec<u8>, events: u64| {
+        let digest = sha2::Sha256::digest(&payload);
+        let id: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        Chunk {
+            partition,
+            id,
+            payload,
+            events,
+        }
+    };
+    for e in events {
+        let line = e.to_json().to_string();
+        let p = partition_of(e.account.as_str(), partitions);
+        let (buf, n) = open.entry(p).or_default();
+        if !buf.is_empty() && buf.len() + line.len() + 1 > MAX_CHUNK_BYTES {
+            chunks.push(seal(p, std::mem::take(buf), std::mem::take(n)));
+        }
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        *n += 1;
+    }
+    for (p, (buf, n)) in open {
+        if n > 0 {
+            chunks.push(seal(p, buf, n));
+        }
+    }
+    chunks
+}
+
+/// The events of one message. The front validated them before publishing,
+/// so an error here means the stream holds something replywatch did not write.
+pub fn decode(payload: &[u8]) -> Result<Vec<MessageEvent>, String> {
+    payload
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            MessageEvent::from_json(line).map_err(|errs| {
+                let what: Vec<String> = errs.iter().map(ToString::to_string).collect();
+                format!("line {}: {}", i + 1, what.join("; "))
+            })
+        })
+        .collect()
+}
+
+/// The connection to JetStream, the stream and the lease bucket.
+#[derive(Clone)]
+pub struct EventLog {
+    js: jetstream::Context,
+    stream: stream::Stream,
+    partitions: u32,
+}
+
+impl EventLog {
+    /// Connects and creates the stream (or checks that the existing one was
+    /// made for the same number of partitions).
+    pub async fn connect(url: &str, node: &str, partitions: u32) -> anyhow::Result<EventLog> {
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("replywatch {node}"))
+            .connection_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .with_context(|| format!("connecting to NATS at {url}"))?;
+        let mut js = jetstream::new(client);
+        js.set_timeout(REQUEST_TIMEOUT);
+        let description = format!("replywatch events; partitions={partitions}");
+        let mut stream = js
+            .get_or_create_stream(stream::Config {
+                name: STREAM.into(),
+                description: Some(description.clone()),
+                subjects: vec![format!("{SUBJECT_PREFIX}.*")],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                duplicate_window: DUPLICATE_WINDOW,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("creating the JetStream stream {STREAM} (is JetStream enabled: nats-server -js?)"))?;
+        let existing = stream
+            .info()
+            .await
+            .context("reading the stream's configuration")?
+            .config
+            .description
+            .clone()
+            .unwrap_or_default();
+        anyhow::ensure!(
+            existing == description,
+            "the cluster's stream {STREAM} was created with {existing:?}, but this node was started with --partitions {partitions}; every node must use the cluster's number"
+        );
+        Ok(EventLog {
+            js,
+            stream,
+            partitions,
+        })
+    }
+
+    pub fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    /// Publishes a validated batch; returns once JetStream stored every
+    /// message (on disk). On error some messages may be stored: re-sending
+    /// the batch is safe (same ids; the store ignores known events).
+    pub async fn publish(&self, events: &[MessageEvent]) -> Result<Published, LogError> {
+        let chunks = encode_chunks(events, self.partitions);
+        let fail = |e: &dyn std::fmt::Display| LogError(e.to_string());
+        let mut pending = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, chunk.id.as_str());
+            let ack = self
+                .js
+                .publish_with_headers(subject(chunk.partition), headers, chunk.payload.into())
+                .await
+                .map_err(|e| fail(&e))?;
+            pending.push((ack, chunk.events));
+        }
+        let mut published = Published::default();
+        for (ack, n) in pending {
+            match ack.await.map_err(|e| fail(&e))?.duplicate {
+                true => published.duplicates += n,
+                false => published.events += n,
+            }
+        }
+        Ok(published)
+    }
+
+    /// Messages not yet acknowledged by their owners (work-queue retention
+    /// removes a message once acknowledged, so that is the stream's size).
+    pub async fn backlog(&self) -> anyhow::Result<u64> {
+        let mut stream = self.stream.clone();
+        Ok(stream.info().await.context("reading the stream's state")?.state.messages)
+    }
+
+    /// The durable pull consumer of a partition (created on first use).
+    pub async fn consumer(
+        &self,
+        partition: u32,
+    ) -> anyhow::Result<consumer::Consumer<consumer::pull::Config>> {
+        let name = format!("partition-{partition}");
+        self.stream
+            .get_or_create_consumer(
+                &name,
+                consumer::pull::Config {
+                    durable_name: Some(name.clone()),
+                    filter_subject: subject(partition),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: ACK_WAIT,
+                    max_ack_pending: 100_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("opening the consumer {name}"))
+    }
+
+    /// The lease bucket, created with `ttl` as the age at which an entry
+    /// not rewritten disappears.
+    pub async fn lease_bucket(&self, ttl: Duration) -> anyhow::Result<kv::Store> {
+        if let Ok(bucket) = self.js.get_key_value(LEASE_BUCKET).await {
+            return Ok(bucket);
+        }
+        // The bucket's stream as async-nats' create_key_value makes it
+        // (that call first asks for account info, which NATS 2.9's answer
+        // does not satisfy): one value per key, entries expire after `ttl`.
+        let created = self
+            .js
+            .create_stream(stream::Config {
+                name: format!("KV_{LEASE_BUCKET}"),
+                description: Some("replywatch partition leases and live nodes".into()),
+                subjects: vec![format!("$KV.{LEASE_BUCKET}.>")],
+                max_messages_per_subject: 1,
+                max_age: ttl,
+                storage: stream::StorageType::File,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: stream::DiscardPolicy::New,
+                num_replicas: 1,
+                ..Default::default()
+            })
+            .await;
+        // Another node may have created it meanwhile: open it either way.
+        self.js.get_key_value(LEASE_BUCKET).await.map_err(|e| match created {
+            Err(c) => anyhow::anyhow!("creating the lease bucket failed ({c}), and opening it too ({e})"),
+            Ok(_) => anyhow::anyhow!("opening the lease bucket: {e}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: usize, account: &str) -> MessageEvent {
+        let line = format!(
+            r#"{{"id":"m{id}","account":"{account}","channel":"whatsapp","conversation":"c","from":"customer","at":"2026-11-01T10:00:00Z"}}"#
+        );
+        MessageEvent::from_json(line.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_batch_is_split_by_partition_and_decodes_back_to_the_same_events() {
+        let events: Vec<MessageEvent> = (0..300).map(|i| event(i, &format!("acct-{}", i % 7))).collect();
+        let chunks = encode_chunks(&events, 4);
+        let mut back = Vec::new();
+        for c in &chunks {
+            let decoded = decode(&c.payload).unwrap();
+            assert_eq!(decoded.len() as u64, c.events);
+            assert!(decoded.iter().all(|e| partition_of(e.account.as_str(), 4) == c.partition));
+            back.extend(decoded);
+        }
+        let key = |e: &MessageEvent| e.id.to_string();
+        let (mut a, mut b) = (events.clone(), back);
+        a.sort_by_key(key);
+        b.sort_by_key(key);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_same_events_give_the_same_message_ids_so_jetstream_drops_a_resend() {
+        let events: Vec<MessageEvent> = (0..50).map(|i| event(i, "a")).collect();
+        let ids = |evs: &[MessageEvent]| encode_chunks(evs, 16).into_iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(ids(&events), ids(&events.clone()));
+        assert_ne!(ids(&events), ids(&events[1..]));
+    }
+
+    #[test]
+    fn no_message_exceeds_the_chunk_limit() {
+        let events: Vec<MessageEvent> = (0..20_000).map(|i| event(i, "one-account")).collect();
+        let chunks = encode_chunks(&events, 16);
+        assert!(chunks.len() > 1);
+        assert!(chunks.iter().all(|c| c.payload.len() <= MAX_CHUNK_BYTES));
+        assert_eq!(chunks.iter().map(|c| c.events).sum::<u64>(), 20_000);
+    }
+
+    #[test]
+    fn a_message_replywatch_did_not_write_is_reported_by_line() {
+        let err = decode(b"{\"id\":\"x\"}\n").unwrap_err();
+        assert!(err.starts_with("line 1:"), "{err}");
+    }
+}

@@ -1,0 +1,564 @@
+//! One node of the cluster. The coordinator keeps this node's leases every
+//! third of `--lease-ttl`: announces the node, renews what it owns
+//! (compare-and-set; a lost revision means another node has the partition),
+//! gives back what exceeds its share and takes free partitions up to it
+//! ([`super::ownership`]). Each owned partition has a task that first has
+//! its accounts loaded from PostgreSQL into the live engine (one loader
+//! batches the loads), then consumes the partition's messages, commits them
+//! through the ingestion worker and acknowledges them after the commit; when
+//! it stops, it drops those accounts from the live engine, so no two nodes
+//! export the same account. Knows no HTTP.
+
+use super::log::{ACK_WAIT, EventLog, LogError, Published, decode};
+use super::ownership;
+use super::{ClusterArgs, partition_of};
+use crate::domain::MessageEvent;
+use crate::ingest::{IngestQueue, SubmitError};
+use crate::live::LiveState;
+use crate::store::Store;
+use async_nats::jetstream::kv;
+use futures_util::{FutureExt, StreamExt};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// Most events handed to the ingestion worker from one partition at once.
+const EVENTS_PER_COMMIT: usize = 20_000;
+/// Most messages pulled in one request.
+const MESSAGES_PER_PULL: usize = 1_000;
+/// A pull request waits this long for messages; a stopping partition task
+/// notices the stop between pulls, so this bounds a hand-over.
+const PULL_EXPIRES: Duration = Duration::from_secs(1);
+
+/// What this node sees of the cluster.
+#[derive(Debug, Clone, Default)]
+struct View {
+    nodes: Vec<String>,
+    owned: BTreeSet<u32>,
+    serving: BTreeSet<u32>,
+}
+
+/// `GET /v1/cluster`: this node's view.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ClusterStatus {
+    pub node: String,
+    pub partitions: u32,
+    /// Live nodes (those that renewed their presence within the lease TTL).
+    pub nodes: Vec<String>,
+    /// Partitions whose lease this node holds.
+    pub owned: Vec<u32>,
+    /// Owned partitions whose accounts are loaded and consumed.
+    pub serving: Vec<u32>,
+    /// Messages of any partition not yet committed and acknowledged by its owner.
+    pub backlog: Option<u64>,
+}
+
+/// A running node: publishes batches, answers which accounts it serves.
+pub struct Cluster {
+    node: String,
+    log: EventLog,
+    view: Arc<Mutex<View>>,
+    stop: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+impl Cluster {
+    /// Connects to JetStream and starts the coordinator.
+    pub async fn start(
+        args: &ClusterArgs,
+        store: Store,
+        live: Arc<LiveState>,
+        ingest: IngestQueue,
+    ) -> anyhow::Result<(Arc<Cluster>, JoinHandle<()>)> {
+        let url = args.nats.as_deref().unwrap_or("nats://127.0.0.1:4222");
+        let node = super::node_id(args.node_id.as_deref())?;
+        let log = EventLog::connect(url, &node, args.partitions).await?;
+        let ttl = Duration::from_micros(args.lease_ttl.0.max(1_000_000) as u64);
+        let leases = log.lease_bucket(ttl).await?;
+        let view = Arc::new(Mutex::new(View::default()));
+        let (stop, stop_rx) = mpsc::channel(1);
+        let loader = Loader::start(store, live.clone(), args.partitions);
+        let coordinator = Coordinator {
+            node: node.clone(),
+            log: log.clone(),
+            leases,
+            ttl,
+            view: view.clone(),
+            held: BTreeMap::new(),
+            parts: PartitionContext {
+                log: log.clone(),
+                live,
+                ingest,
+                loader,
+                view: view.clone(),
+            },
+        };
+        tracing::info!(node, url, partitions = args.partitions, "cluster node started");
+        let task = tokio::spawn(coordinator.run(stop_rx));
+        Ok((
+            Arc::new(Cluster {
+                node,
+                log,
+                view,
+                stop,
+            }),
+            task,
+        ))
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Publishes a validated batch to the event log (202 once this returns).
+    pub async fn publish(&self, events: &[MessageEvent]) -> Result<Published, LogError> {
+        self.log.publish(events).await
+    }
+
+    /// Whether this node holds the account's events in its live engine.
+    pub fn serves(&self, account: &str) -> bool {
+        let p = partition_of(account, self.log.partitions());
+        self.view().serving.contains(&p)
+    }
+
+    fn view(&self) -> View {
+        self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// This node's view, with the backlog of every partition.
+    pub async fn status(&self) -> ClusterStatus {
+        let view = self.view();
+        let backlog = self.log.backlog().await.ok();
+        ClusterStatus {
+            node: self.node.clone(),
+            partitions: self.log.partitions(),
+            nodes: view.nodes,
+            owned: view.owned.into_iter().collect(),
+            serving: view.serving.into_iter().collect(),
+            backlog,
+        }
+    }
+
+    /// Stops consuming, hands every lease back and leaves the cluster, so
+    /// the other nodes take over at once instead of after the TTL.
+    pub async fn leave(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.stop.send(done).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// What a partition task needs.
+#[derive(Clone)]
+struct PartitionContext {
+    log: EventLog,
+    live: Arc<LiveState>,
+    ingest: IngestQueue,
+    loader: mpsc::UnboundedSender<(u32, oneshot::Sender<()>)>,
+    view: Arc<Mutex<View>>,
+}
+
+/// A held lease and the task serving its partition.
+struct Held {
+    revision: u64,
+    renewed: Instant,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+struct Coordinator {
+    node: String,
+    log: EventLog,
+    leases: kv::Store,
+    ttl: Duration,
+    view: Arc<Mutex<View>>,
+    held: BTreeMap<u32, Held>,
+    parts: PartitionContext,
+}
+
+fn lease_key(p: u32) -> String {
+    format!("partition.{p}")
+}
+
+impl Coordinator {
+    async fn run(mut self, mut stop: mpsc::Receiver<oneshot::Sender<()>>) {
+        let mut tick = tokio::time::interval(self.ttl / 3);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.round().await,
+                done = stop.recv() => {
+                    self.leave().await;
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One round: announce, renew, then move towards the share.
+    async fn round(&mut self) {
+        let me = self.node.clone();
+        if let Err(e) = self
+            .leases
+            .put(format!("node.{me}"), me.clone().into())
+            .await
+        {
+            // NATS is unreachable: renewing would time out lease by lease.
+            // Leases not renewed for a whole TTL have expired: stop serving them.
+            tracing::warn!(error = %e, "announcing this node failed (NATS down?)");
+            let stale: Vec<u32> = self
+                .held
+                .iter()
+                .filter(|(_, h)| h.renewed.elapsed() >= self.ttl)
+                .map(|(p, _)| *p)
+                .collect();
+            self.drop_lost(stale).await;
+            self.publish_view(None);
+            return;
+        }
+        self.renew().await;
+        let Some(nodes) = self.live_nodes().await else {
+            return;
+        };
+        let rank = nodes.iter().position(|n| *n == me).unwrap_or(0);
+        let partitions = self.log.partitions();
+        let owned: BTreeSet<u32> = self.held.keys().copied().collect();
+        let plan = ownership::plan(&owned, partitions, nodes.len(), rank);
+        for p in plan.release {
+            self.release(p).await;
+        }
+        let mut wanted = plan.acquire;
+        for p in ownership::preference(partitions, nodes.len(), rank) {
+            if wanted == 0 {
+                break;
+            }
+            if self.held.contains_key(&p) {
+                continue;
+            }
+            match self.leases.create(lease_key(p), me.clone().into()).await {
+                Ok(revision) => {
+                    self.take(p, revision);
+                    wanted -= 1;
+                }
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    tracing::warn!(partition = p, error = %e, "taking a lease failed");
+                    break;
+                }
+            }
+        }
+        self.publish_view(Some(nodes));
+    }
+
+    fn publish_view(&self, nodes: Option<Vec<String>>) {
+        let mut view = self.view.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(nodes) = nodes {
+            view.nodes = nodes;
+        }
+        view.owned = self.held.keys().copied().collect();
+    }
+
+    /// Renews every held lease; drops those another node has taken, or that
+    /// could not be renewed for a whole TTL (they have expired by now).
+    async fn renew(&mut self) {
+        let mut lost = Vec::new();
+        for (&p, held) in self.held.iter_mut() {
+            match self
+                .leases
+                .update(lease_key(p), self.node.clone().into(), held.revision)
+                .await
+            {
+                Ok(revision) => {
+                    held.revision = revision;
+                    held.renewed = Instant::now();
+                }
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => lost.push(p),
+                Err(e) if held.renewed.elapsed() >= self.ttl => {
+                    tracing::warn!(partition = p, error = %e, "lease not renewed for a whole TTL");
+                    lost.push(p);
+                }
+                Err(e) => tracing::warn!(partition = p, error = %e, "renewing a lease failed"),
+            }
+        }
+        self.drop_lost(lost).await;
+    }
+
+    async fn drop_lost(&mut self, lost: Vec<u32>) {
+        for p in lost {
+            tracing::warn!(partition = p, "lease lost; another node may serve the partition now");
+            if let Some(held) = self.held.remove(&p) {
+                stop_task(p, held).await;
+            }
+        }
+    }
+
+    /// The sorted ids of the nodes that announced themselves within the TTL.
+    async fn live_nodes(&self) -> Option<Vec<String>> {
+        let keys = match self.leases.keys().await {
+            Ok(keys) => keys,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing live nodes failed");
+                return None;
+            }
+        };
+        let keys: Vec<_> = keys.collect().await;
+        let mut nodes: Vec<String> = keys
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter_map(|k| k.strip_prefix("node.").map(String::from))
+            .collect();
+        if !nodes.contains(&self.node) {
+            nodes.push(self.node.clone());
+        }
+        nodes.sort();
+        Some(nodes)
+    }
+
+    fn take(&mut self, p: u32, revision: u64) {
+        tracing::info!(partition = p, "lease taken");
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(serve_partition(p, self.parts.clone(), stopped));
+        self.held.insert(
+            p,
+            Held {
+                revision,
+                renewed: Instant::now(),
+                stop,
+                task,
+            },
+        );
+    }
+
+    /// Stops the partition's task (it finishes and acknowledges its current
+    /// batch), then deletes the lease so another node can take it at once.
+    async fn release(&mut self, p: u32) {
+        let Some(held) = self.held.remove(&p) else {
+            return;
+        };
+        let revision = held.revision;
+        stop_task(p, held).await;
+        if let Err(e) = self
+            .leases
+            .delete_expect_revision(lease_key(p), Some(revision))
+            .await
+        {
+            tracing::warn!(partition = p, error = %e, "deleting a released lease failed; it expires");
+        }
+        tracing::info!(partition = p, "lease given back");
+    }
+
+    async fn leave(&mut self) {
+        let owned: Vec<u32> = self.held.keys().copied().collect();
+        for p in owned {
+            self.release(p).await;
+        }
+        let _ = self.leases.delete(format!("node.{}", self.node)).await;
+        self.view.lock().unwrap_or_else(|e| e.into_inner()).owned.clear();
+    }
+}
+
+async fn stop_task(p: u32, held: Held) {
+    let _ = held.stop.send(true);
+    if tokio::time::timeout(Duration::from_secs(30), held.task)
+        .await
+        .is_err()
+    {
+        tracing::warn!(partition = p, "the partition's task did not stop within 30 s");
+    }
+}
+
+/// Loads the partition's accounts, consumes until told to stop, then drops
+/// the accounts from the live engine.
+async fn serve_partition(p: u32, ctx: PartitionContext, stop: watch::Receiver<bool>) {
+    let (loaded, wait) = oneshot::channel();
+    // Awaited even if a stop comes meanwhile: the accounts must be in the
+    // engine before they are dropped again below.
+    if ctx.loader.send((p, loaded)).is_ok() {
+        let _ = wait.await;
+    }
+    set_serving(&ctx.view, p, true);
+    consume(p, &ctx, stop).await;
+    set_serving(&ctx.view, p, false);
+    let partitions = ctx.log.partitions();
+    ctx.live.drop_accounts(|account| partition_of(account, partitions) == p);
+    tracing::info!(partition = p, "stopped serving the partition");
+}
+
+fn set_serving(view: &Mutex<View>, p: u32, on: bool) {
+    let mut view = view.lock().unwrap_or_else(|e| e.into_inner());
+    match on {
+        true => view.serving.insert(p),
+        false => view.serving.remove(&p),
+    };
+}
+
+/// Sleeps `d` unless told to stop first; true when stopping.
+async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    let _ = tokio::time::timeout(d, stop.wait_for(|s| *s)).await;
+    *stop.borrow()
+}
+
+async fn consume(p: u32, ctx: &PartitionContext, mut stop: watch::Receiver<bool>) {
+    let consumer = loop {
+        match ctx.log.consumer(p).await {
+            Ok(c) => break c,
+            Err(e) => {
+                tracing::warn!(partition = p, error = format!("{e:#}"), "opening the consumer failed");
+                if pause(&mut stop, Duration::from_secs(1)).await {
+                    return;
+                }
+            }
+        }
+    };
+    while !*stop.borrow() {
+        let pull = consumer
+            .batch()
+            .max_messages(MESSAGES_PER_PULL)
+            .expires(PULL_EXPIRES)
+            .messages()
+            .await;
+        let mut pull = match pull {
+            Ok(pull) => pull,
+            Err(e) => {
+                tracing::warn!(partition = p, error = %e, "pulling messages failed");
+                if pause(&mut stop, Duration::from_secs(1)).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        // Every message of a pull is committed and acknowledged before the
+        // stop is looked at, so a hand-over leaves nothing waiting for ACK_WAIT.
+        loop {
+            // A message already here is taken before the stop (`biased`); a
+            // stop while none is coming ends the pull (NATS may be down).
+            let next = tokio::select! {
+                biased;
+                next = pull.next() => next,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let first = match next {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    tracing::debug!(partition = p, error = %e, "pull ended");
+                    break;
+                }
+                None => break,
+            };
+            let mut messages = vec![first];
+            let mut events = Vec::new();
+            take_events(p, &messages[0], &mut events);
+            while events.len() < EVENTS_PER_COMMIT {
+                match pull.next().now_or_never() {
+                    Some(Some(Ok(m))) => {
+                        take_events(p, &m, &mut events);
+                        messages.push(m);
+                    }
+                    _ => break,
+                }
+            }
+            if !commit(p, &ctx.ingest, events, &mut stop).await {
+                return; // unacknowledged: delivered again after ACK_WAIT
+            }
+            for m in messages {
+                // A lost ack only means a redelivery, which the store ignores.
+                if let Err(e) = m.ack().await {
+                    tracing::debug!(partition = p, error = %e, "acknowledging failed");
+                }
+            }
+        }
+    }
+}
+
+/// Decodes a message into `events`; a message replywatch did not write is
+/// logged and dropped (acknowledged with the rest so it never loops).
+fn take_events(p: u32, m: &async_nats::jetstream::Message, events: &mut Vec<MessageEvent>) {
+    match decode(&m.payload) {
+        Ok(decoded) => events.extend(decoded),
+        Err(e) => tracing::error!(partition = p, subject = %m.subject, error = e, "dropping a message that is not replywatch events"),
+    }
+}
+
+/// Commits through the ingestion worker, waiting out a full queue or a
+/// database outage; false when the worker has stopped, or when told to stop
+/// while waiting.
+async fn commit(
+    p: u32,
+    ingest: &IngestQueue,
+    events: Vec<MessageEvent>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    if events.is_empty() {
+        return true;
+    }
+    let mut delay = Duration::from_millis(20);
+    loop {
+        match ingest.submit(events.clone()).await {
+            Ok(_) => return true,
+            Err(SubmitError::Stopped) => return false,
+            Err(SubmitError::QueueFull) => {}
+            Err(SubmitError::Store(e)) => tracing::warn!(
+                partition = p,
+                error = format!("{e:#}"),
+                "committing consumed events failed; retrying"
+            ),
+        }
+        if pause(stop, delay).await {
+            return false;
+        }
+        delay = (delay * 2).min(ACK_WAIT / 4);
+    }
+}
+
+/// Loads the accounts of newly owned partitions from the store into the
+/// live engine. Requests arriving together share one pass over the store.
+struct Loader;
+
+impl Loader {
+    fn start(
+        store: Store,
+        live: Arc<LiveState>,
+        partitions: u32,
+    ) -> mpsc::UnboundedSender<(u32, oneshot::Sender<()>)> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(u32, oneshot::Sender<()>)>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                // Let the other partitions taken in the same round join in.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let mut group = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    group.push(more);
+                }
+                let wanted: HashSet<u32> = group.iter().map(|(p, _)| *p).collect();
+                let started = Instant::now();
+                let set = loop {
+                    let keep = |account: &str| wanted.contains(&partition_of(account, partitions));
+                    match store.load_events_where(keep).await {
+                        Ok(set) => break set,
+                        Err(e) => {
+                            tracing::error!(error = format!("{e:#}"), "loading partitions failed; retrying in 2 s");
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        }
+                    }
+                };
+                let events = set.len();
+                live.add_set(set);
+                tracing::info!(
+                    partitions = ?wanted,
+                    events,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "partitions loaded"
+                );
+                for (_, done) in group {
+                    let _ = done.send(());
+                }
+            }
+        });
+        tx
+    }
+}

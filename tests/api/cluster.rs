@@ -1,0 +1,436 @@
+//! A real cluster on this machine (issue 10): a NATS JetStream server of the
+//! test's own (port and store directory, so it can be restarted), one
+//! PostgreSQL database, and `replywatch serve --nats` nodes as processes.
+//! Clients post through any node and retry elsewhere on 503 or a dead node,
+//! like a load balancer. Afterwards every acknowledged event is stored once,
+//! every node's `/v1/stats` equals `analyze`, and `/metrics` summed over the
+//! nodes equals one node's figures over the same events.
+
+use crate::helpers::{Backend, TestDb, free_port};
+use crate::reliability::{events_of, keys, stored_events};
+use replywatch::domain::{AnalyzeOptions, CalendarBook, EventSet, Micros, Timestamp, analyze};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const PARTITIONS: u32 = 8;
+const NATS_SERVER: &str = "/usr/sbin/nats-server";
+
+/// A NATS server with JetStream on a free port, killed on drop.
+pub struct Nats {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Nats {
+    pub fn start() -> Nats {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("replywatch-nats-{}-{port}", std::process::id()));
+        let mut nats = Nats {
+            port,
+            dir,
+            child: None,
+        };
+        nats.spawn();
+        nats
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(NATS_SERVER)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server must be installed (.ci/run installs Debian's nats-server)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// kill -9, then start again on the same port and store.
+    pub fn restart(&mut self, down_for: Duration) {
+        self.kill();
+        std::thread::sleep(down_for);
+        self.spawn();
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One `serve --nats` process.
+pub struct Node {
+    pub port: u16,
+    pub id: String,
+    child: Option<Child>,
+}
+
+impl Node {
+    pub fn start(id: &str, db: &TestDb, nats: &str) -> Node {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_replywatch"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", &db.url, "--retention", "off"])
+            .args(["--nats", nats, "--partitions", &PARTITIONS.to_string()])
+            .args(["--node-id", id, "--lease-ttl", "2s", "--metrics-refresh", "1s"])
+            .env_remove("REPLYWATCH_API_TOKEN")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting replywatch serve --nats");
+        Node {
+            port,
+            id: id.to_string(),
+            child: Some(child),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM and wait: the node hands its partitions back.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(child.wait().unwrap().success(), "{} did not stop cleanly", self.id);
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// Events from the generator, all between 5 and 2 days before now (so the
+/// 7d and 30d windows hold all of them and 1h/24h none, whenever a node
+/// refreshes its gauges), with 24 accounts spread over the partitions.
+pub fn recent_events(n: u64, seed: u64) -> Vec<String> {
+    let opts = replywatch::generate::GenerateOptions {
+        events: n,
+        seed,
+        accounts: 24,
+        end: chrono::Utc::now() - chrono::Duration::days(2),
+        days: 3,
+    };
+    let mut out = Vec::new();
+    replywatch::generate::generate(&opts, &mut out, |_| {}).unwrap();
+    String::from_utf8(out).unwrap().lines().map(String::from).collect()
+}
+
+/// The cluster's view from every live node.
+async fn statuses(client: &reqwest::Client, nodes: &[&Node]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for node in nodes {
+        if let Ok(r) = client.get(node.url("/v1/cluster")).send().await
+            && let Ok(body) = r.bytes().await
+            && let Ok(v) = serde_json::from_slice::<Value>(&body)
+        {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn numbers(v: &Value, field: &str) -> Vec<u64> {
+    v[field]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
+/// Waits until every partition is served by exactly one of `nodes`, each
+/// sees all of them, and nothing is left in the event log.
+pub async fn wait_settled(client: &reqwest::Client, nodes: &[&Node], within: Duration) {
+    let deadline = Instant::now() + within;
+    let mut last = Vec::new();
+    while Instant::now() < deadline {
+        last = statuses(client, nodes).await;
+        let mut served: Vec<u64> = last.iter().flat_map(|s| numbers(s, "serving")).collect();
+        served.sort();
+        let everyone_seen = last
+            .iter()
+            .all(|s| s["nodes"].as_array().is_some_and(|n| n.len() == nodes.len()));
+        if last.len() == nodes.len()
+            && served == (0..u64::from(PARTITIONS)).collect::<Vec<_>>()
+            && everyone_seen
+            && last.iter().all(|s| s["backlog"] == 0)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the cluster did not settle within {within:?}: {last:#?}");
+}
+
+/// Clients that post every batch through the nodes (round-robin), moving
+/// to the next node on 503 or when a node does not answer, until each batch
+/// got a 202. Returns how many 503s they saw.
+fn post_all(
+    ports: Arc<Vec<u16>>,
+    batches: Arc<Vec<String>>,
+    clients: usize,
+    acked: Arc<AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<usize>> {
+    (0..clients)
+        .map(|c| {
+            let (ports, batches, acked) = (ports.clone(), batches.clone(), acked.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(20))
+                    .build()
+                    .unwrap();
+                let mut unavailable = 0;
+                let mut node = c;
+                for i in (c..batches.len()).step_by(clients) {
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    loop {
+                        assert!(Instant::now() < deadline, "batch {i} was never acknowledged");
+                        let port = ports[node % ports.len()];
+                        let r = client
+                            .post(format!("http://127.0.0.1:{port}/v1/events"))
+                            .header("content-type", "application/x-ndjson")
+                            .body(batches[i].clone())
+                            .send()
+                            .await;
+                        match r {
+                            Ok(r) if r.status() == 202 => break,
+                            Ok(r) if r.status() == 503 => unavailable += 1,
+                            Ok(r) => panic!("batch {i}: unexpected status {}", r.status()),
+                            Err(_) => {} // that node is down
+                        }
+                        node += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    acked.fetch_add(1, Ordering::SeqCst);
+                }
+                unavailable
+            })
+        })
+        .collect()
+}
+
+async fn wait_acked(acked: &AtomicUsize, at_least: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.load(Ordering::SeqCst) < at_least {
+        assert!(Instant::now() < deadline, "the load stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn batches_of(lines: &[String], size: usize) -> Arc<Vec<String>> {
+    Arc::new(lines.chunks(size).map(|c| c.join("\n")).collect())
+}
+
+fn sent_events(batches: &[String]) -> EventSet {
+    EventSet::from_events(batches.iter().flat_map(|b| events_of(b)))
+}
+
+/// The figure gauges of a scrape that time alone does not move, by series.
+fn stable_gauges(text: &str) -> BTreeMap<String, f64> {
+    const FAMILIES: [&str; 10] = [
+        "replywatch_requests{",
+        "replywatch_response_rate_ratio{",
+        "replywatch_hit_ratio{",
+        "replywatch_first_reply_median_seconds{",
+        "replywatch_first_reply_p90_seconds{",
+        "replywatch_pending_requests{",
+        "replywatch_pending_older_than{",
+        "replywatch_badge_response_rate_ratio{",
+        "replywatch_badge_response_seconds{",
+        "replywatch_badge_eligible{",
+    ];
+    text.lines()
+        .filter(|l| FAMILIES.iter().any(|f| l.starts_with(f)))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Every node's `/v1/stats` (per account, and for all accounts) equals
+/// `analyze` over `expected`.
+async fn get_json(client: &reqwest::Client, url: String) -> Value {
+    let body = client.get(&url).send().await.unwrap().bytes().await.unwrap();
+    serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{url}: {e}: {}", String::from_utf8_lossy(&body)))
+}
+
+async fn assert_stats_match(client: &reqwest::Client, nodes: &[&Node], expected: &EventSet) {
+    let as_of = Timestamp::from_datetime(chrono::Utc::now());
+    let window = Micros(7 * 86_400 * 1_000_000);
+    let want = serde_json::to_value(analyze(expected, &AnalyzeOptions::new(as_of, window))).unwrap();
+    let accounts: BTreeSet<String> = want["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["account"].as_str().unwrap().to_string())
+        .collect();
+    assert!(accounts.len() > 10, "the load spans many accounts");
+    for node in nodes {
+        let q = format!("as_of={}&window=7d", crate::helpers::encode(&as_of.to_string()));
+        let all = get_json(client, node.url(&format!("/v1/stats?{q}"))).await;
+        let diffs = crate::common::differences(&all, &want);
+        assert!(diffs.is_empty(), "{} (all accounts): {}", node.id, diffs.join("\n"));
+        for account in &accounts {
+            let one = get_json(client, node.url(&format!("/v1/stats?{q}&account={account}"))).await;
+            let mut want_one = want.clone();
+            want_one["groups"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|g| g["account"] == account.as_str());
+            let diffs = crate::common::differences(&one, &want_one);
+            assert!(diffs.is_empty(), "{} ({account}): {}", node.id, diffs.join("\n"));
+        }
+    }
+}
+
+/// `/metrics` of every node: no series on two nodes, and their union equals
+/// the figures one node computes over `expected`.
+async fn assert_metrics_sum_to_one_node(client: &reqwest::Client, nodes: &[&Node], expected: EventSet) {
+    // Every node refreshes its gauges each second; let them catch up.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut summed: BTreeMap<String, f64> = BTreeMap::new();
+    for node in nodes {
+        let text = client.get(node.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        for (series, value) in stable_gauges(&text) {
+            assert!(
+                summed.insert(series.clone(), value).is_none(),
+                "{series} is exported by two nodes"
+            );
+        }
+    }
+    let single = replywatch::metrics::Metrics::new(
+        ["1h", "24h", "7d", "30d"].iter().map(|w| w.parse().unwrap()).collect(),
+        10_000,
+    )
+    .unwrap();
+    let engine = replywatch::engine::Engine::from_set(expected, replywatch::domain::ReplyPolicy::operational(false));
+    single.refresh(&engine, Timestamp::from_datetime(chrono::Utc::now()), &CalendarBook::default());
+    let want = stable_gauges(&single.scrape().unwrap());
+    assert!(want.len() > 100, "the single-node scrape has the figures");
+    let missing: Vec<_> = want.keys().filter(|k| !summed.contains_key(*k)).take(5).collect();
+    let extra: Vec<_> = summed.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    for (series, value) in &want {
+        let got = summed[series];
+        assert!((got - value).abs() <= 1e-9 * value.abs().max(1.0), "{series}: cluster {got}, one node {value}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_lose_nothing_when_one_is_killed_and_agree_with_analyze() {
+    let nats = Nats::start();
+    let db = TestDb::create(Backend::Postgres).await;
+    let client = reqwest::Client::new();
+    let mut nodes: Vec<Node> = (0..3).map(|i| Node::start(&format!("node-{i}"), &db, &nats.url())).collect();
+    wait_settled(&client, &nodes.iter().collect::<Vec<_>>(), Duration::from_secs(30)).await;
+
+    let batches = batches_of(&recent_events(60_000, 21), 300);
+    let ports = Arc::new(nodes.iter().map(|n| n.port).collect::<Vec<_>>());
+    let acked = Arc::new(AtomicUsize::new(0));
+    let clients = post_all(ports, batches.clone(), 4, acked.clone());
+    wait_acked(&acked, batches.len() / 4).await;
+    nodes[1].kill_9();
+    let killed_at = acked.load(Ordering::SeqCst);
+    wait_acked(&acked, batches.len() * 2 / 3).await;
+    let restarted_at = acked.load(Ordering::SeqCst);
+    nodes[1] = Node::start("node-1", &db, &nats.url());
+    for c in clients {
+        c.await.unwrap();
+    }
+    assert!(
+        killed_at < restarted_at && restarted_at < batches.len(),
+        "the kill and the restart happened mid-load ({killed_at}, {restarted_at} of {})",
+        batches.len()
+    );
+    let all: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&client, &all, Duration::from_secs(60)).await;
+
+    let expected = sent_events(&batches);
+    let stored = stored_events(&db).await;
+    assert_eq!(keys(&stored), keys(&expected), "the store holds exactly the acknowledged events");
+    let store = db.store().await;
+    assert_eq!(store.count_events().await.unwrap(), expected.len() as u64, "each stored once");
+    store.close().await;
+    assert_stats_match(&client, &all, &expected).await;
+    assert_metrics_sum_to_one_node(&client, &all, expected).await;
+
+    // A clean stop hands the partitions over at once.
+    nodes[2].stop();
+    let left: Vec<&Node> = nodes[..2].iter().collect();
+    wait_settled(&client, &left, Duration::from_secs(20)).await;
+    drop(nodes);
+    db.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_restart_mid_load_loses_nothing_acknowledged() {
+    let mut nats = Nats::start();
+    let db = TestDb::create(Backend::Postgres).await;
+    let client = reqwest::Client::new();
+    let nodes: Vec<Node> = (0..2).map(|i| Node::start(&format!("node-{i}"), &db, &nats.url())).collect();
+    let all: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&client, &all, Duration::from_secs(30)).await;
+
+    let batches = batches_of(&recent_events(40_000, 22), 200);
+    let ports = Arc::new(nodes.iter().map(|n| n.port).collect::<Vec<_>>());
+    let acked = Arc::new(AtomicUsize::new(0));
+    let clients = post_all(ports, batches.clone(), 3, acked.clone());
+    wait_acked(&acked, batches.len() / 3).await;
+    let restarted_at = acked.load(Ordering::SeqCst);
+    tokio::task::block_in_place(|| nats.restart(Duration::from_millis(1500)));
+    let mut unavailable = 0;
+    for c in clients {
+        unavailable += c.await.unwrap();
+    }
+    assert!(restarted_at < batches.len(), "the restart came after the load");
+    assert!(unavailable > 0, "clients were told 503 while NATS was down");
+    wait_settled(&client, &all, Duration::from_secs(60)).await;
+
+    let expected = sent_events(&batches);
+    let stored = stored_events(&db).await;
+    assert_eq!(keys(&stored), keys(&expected), "the store holds exactly the acknowledged events");
+    assert_stats_match(&client, &all, &expected).await;
+    eprintln!("NATS restart: {unavailable} answers were 503 and retried");
+    drop(nodes);
+    db.remove().await;
+}
