@@ -49,7 +49,9 @@ pub struct BenchClusterArgs {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// A child process killed on drop.
@@ -85,18 +87,18 @@ struct Node {
     proc: Proc,
 }
 
-fn start_node(
-    args: &BenchClusterArgs,
-    i: usize,
-    db: &str,
-    nats: &str,
-) -> anyhow::Result<Node> {
+fn start_node(args: &BenchClusterArgs, i: usize, db: &str, nats: &str) -> anyhow::Result<Node> {
     let port = free_port()?;
     let child = Command::new(std::env::current_exe()?)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", db, "--retention", "off", "--nats", nats])
         .args(["--partitions", &args.partitions.to_string()])
-        .args(["--node-id", &format!("bench-{i}"), "--lease-ttl", &args.lease_ttl])
+        .args([
+            "--node-id",
+            &format!("bench-{i}"),
+            "--lease-ttl",
+            &args.lease_ttl,
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -128,7 +130,13 @@ async fn served(client: &reqwest::Client, ports: &[u16]) -> (Vec<u64>, Option<u6
             continue;
         };
         answered += 1;
-        all.extend(v["serving"].as_array().into_iter().flatten().filter_map(|p| p.as_u64()));
+        all.extend(
+            v["serving"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_u64()),
+        );
         backlog = match (backlog, v["backlog"].as_u64()) {
             (Some(_), Some(b)) => Some(b),
             _ => None,
@@ -223,10 +231,18 @@ async fn run_nodes(
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<Run> {
     let nats_port = free_port()?;
-    let nats_dir = std::env::temp_dir().join(format!("replywatch-bench-nats-{}-{n}", std::process::id()));
+    let nats_dir =
+        std::env::temp_dir().join(format!("replywatch-bench-nats-{}-{n}", std::process::id()));
     let _nats = Proc(Some(
         Command::new(&args.nats_server)
-            .args(["-a", "127.0.0.1", "-p", &nats_port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &nats_port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(&nats_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -255,23 +271,47 @@ async fn run_nodes(
     }
     let client = reqwest::Client::new();
     let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
-    wait_covered(&client, &ports, args.partitions, true, Duration::from_secs(60)).await?;
+    wait_covered(
+        &client,
+        &ports,
+        args.partitions,
+        true,
+        Duration::from_secs(60),
+    )
+    .await?;
 
     let t = Instant::now();
     let latencies = load(&client, &ports, bodies, args.clients).await?;
     let acked = t.elapsed();
-    wait_covered(&client, &ports, args.partitions, true, Duration::from_secs(600)).await?;
+    wait_covered(
+        &client,
+        &ports,
+        args.partitions,
+        true,
+        Duration::from_secs(600),
+    )
+    .await?;
     let committed = t.elapsed();
     let store = crate::store::Store::connect(&db.url).await?;
     let stored = store.count_events().await?;
     store.close().await;
-    anyhow::ensure!(stored == events as u64, "stored {stored} of {events} events");
+    anyhow::ensure!(
+        stored == events as u64,
+        "stored {stored} of {events} events"
+    );
 
     if n >= 2 {
         // Failover: SIGKILL node 0; the survivors wait for its leases to expire.
         nodes[0].proc.kill_9();
         let survivors = &ports[1..];
-        let took = wait_covered(&client, survivors, args.partitions, false, Duration::from_secs(120)).await?;
+        let took = wait_covered(
+            &client,
+            survivors,
+            args.partitions,
+            false,
+            Duration::from_secs(120),
+        )
+        .await?;
         writeln!(
             out,
             "  {n} nodes: node killed with SIGKILL -> its partitions served again after {:.2} s (lease TTL {})",
@@ -279,10 +319,21 @@ async fn run_nodes(
             args.lease_ttl
         )?;
         // A clean stop hands the leases back at once.
-        let leaving: BTreeSet<u64> = served(&client, &survivors[..1]).await.0.into_iter().collect();
+        let leaving: BTreeSet<u64> = served(&client, &survivors[..1])
+            .await
+            .0
+            .into_iter()
+            .collect();
         let t = Instant::now();
         nodes[1].proc.terminate()?;
-        wait_covered(&client, &survivors[1..], args.partitions, false, Duration::from_secs(120)).await?;
+        wait_covered(
+            &client,
+            &survivors[1..],
+            args.partitions,
+            false,
+            Duration::from_secs(120),
+        )
+        .await?;
         writeln!(
             out,
             "  {n} nodes: node stopped with SIGTERM ({} partitions) -> served again after {:.2} s",

@@ -54,6 +54,11 @@ pub fn subject(partition: u32) -> String {
     format!("{SUBJECT_PREFIX}.{partition}")
 }
 
+/// The durable consumer of a partition.
+fn consumer_name(partition: u32) -> String {
+    format!("partition-{partition}")
+}
+
 /// Splits a batch into messages: per partition, in batch order, NDJSON in
 /// SPEC §1 form, at most [`MAX_CHUNK_BYTES`] each (an event is never split).
 pub fn encode_chunks(events: &[MessageEvent], partitions: u32) -> Vec<Chunk> {
@@ -187,11 +192,22 @@ impl EventLog {
         Ok(published)
     }
 
-    /// Messages not yet acknowledged by their owners (work-queue retention
-    /// removes a message once acknowledged, so that is the stream's size).
-    pub async fn backlog(&self) -> anyhow::Result<u64> {
-        let mut stream = self.stream.clone();
-        Ok(stream.info().await.context("reading the stream's state")?.state.messages)
+    /// Messages not yet committed and acknowledged, over every partition:
+    /// each durable consumer's pending plus delivered-but-unacknowledged.
+    /// (Not the stream's size: after NATS itself is killed, messages already
+    /// acknowledged can reappear in the stream, below the consumers' ack
+    /// floor, and are never delivered again.) None while some partition has
+    /// never had an owner.
+    pub async fn backlog(&self) -> anyhow::Result<Option<u64>> {
+        let mut total = 0;
+        for p in 0..self.partitions {
+            match self.stream.consumer_info(consumer_name(p)).await {
+                Ok(info) => total += info.num_pending + info.num_ack_pending as u64,
+                Err(e) if e.to_string().contains("not found") => return Ok(None),
+                Err(e) => return Err(e).context("reading a consumer's state"),
+            }
+        }
+        Ok(Some(total))
     }
 
     /// The durable pull consumer of a partition (created on first use).
@@ -199,7 +215,7 @@ impl EventLog {
         &self,
         partition: u32,
     ) -> anyhow::Result<consumer::Consumer<consumer::pull::Config>> {
-        let name = format!("partition-{partition}");
+        let name = consumer_name(partition);
         self.stream
             .get_or_create_consumer(
                 &name,
@@ -243,10 +259,15 @@ impl EventLog {
             })
             .await;
         // Another node may have created it meanwhile: open it either way.
-        self.js.get_key_value(LEASE_BUCKET).await.map_err(|e| match created {
-            Err(c) => anyhow::anyhow!("creating the lease bucket failed ({c}), and opening it too ({e})"),
-            Ok(_) => anyhow::anyhow!("opening the lease bucket: {e}"),
-        })
+        self.js
+            .get_key_value(LEASE_BUCKET)
+            .await
+            .map_err(|e| match created {
+                Err(c) => anyhow::anyhow!(
+                    "creating the lease bucket failed ({c}), and opening it too ({e})"
+                ),
+                Ok(_) => anyhow::anyhow!("opening the lease bucket: {e}"),
+            })
     }
 }
 
@@ -263,13 +284,19 @@ mod tests {
 
     #[test]
     fn a_batch_is_split_by_partition_and_decodes_back_to_the_same_events() {
-        let events: Vec<MessageEvent> = (0..300).map(|i| event(i, &format!("acct-{}", i % 7))).collect();
+        let events: Vec<MessageEvent> = (0..300)
+            .map(|i| event(i, &format!("acct-{}", i % 7)))
+            .collect();
         let chunks = encode_chunks(&events, 4);
         let mut back = Vec::new();
         for c in &chunks {
             let decoded = decode(&c.payload).unwrap();
             assert_eq!(decoded.len() as u64, c.events);
-            assert!(decoded.iter().all(|e| partition_of(e.account.as_str(), 4) == c.partition));
+            assert!(
+                decoded
+                    .iter()
+                    .all(|e| partition_of(e.account.as_str(), 4) == c.partition)
+            );
             back.extend(decoded);
         }
         let key = |e: &MessageEvent| e.id.to_string();
@@ -282,7 +309,12 @@ mod tests {
     #[test]
     fn the_same_events_give_the_same_message_ids_so_jetstream_drops_a_resend() {
         let events: Vec<MessageEvent> = (0..50).map(|i| event(i, "a")).collect();
-        let ids = |evs: &[MessageEvent]| encode_chunks(evs, 16).into_iter().map(|c| c.id).collect::<Vec<_>>();
+        let ids = |evs: &[MessageEvent]| {
+            encode_chunks(evs, 16)
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&events), ids(&events.clone()));
         assert_ne!(ids(&events), ids(&events[1..]));
     }

@@ -86,9 +86,7 @@ pub fn node_id(given: Option<&str>) -> anyhow::Result<String> {
     };
     match given {
         Some(id) if valid(id) => Ok(id.to_string()),
-        Some(id) => anyhow::bail!(
-            "--node-id {id:?}: use 1 to 64 letters, digits, '-' or '_'"
-        ),
+        Some(id) => anyhow::bail!("--node-id {id:?}: use 1 to 64 letters, digits, '-' or '_'"),
         None => {
             let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
             let host: String = host
@@ -110,11 +108,22 @@ mod tests {
     #[test]
     fn the_partition_of_an_account_is_fnv1a_so_every_node_and_version_agrees() {
         // FNV-1a 64 of "" is the offset basis; of "a" a published test vector.
-        assert_eq!(partition_of("", u32::MAX), (0xcbf2_9ce4_8422_2325u64 % u64::from(u32::MAX)) as u32);
-        assert_eq!(partition_of("a", u32::MAX), (0xaf63_dc4c_8601_ec8cu64 % u64::from(u32::MAX)) as u32);
-        let spread: std::collections::HashSet<u32> =
-            (0..200).map(|i| partition_of(&format!("acct-{i:04}"), 16)).collect();
-        assert_eq!(spread.len(), 16, "200 accounts reach every one of 16 partitions");
+        assert_eq!(
+            partition_of("", u32::MAX),
+            (0xcbf2_9ce4_8422_2325u64 % u64::from(u32::MAX)) as u32
+        );
+        assert_eq!(
+            partition_of("a", u32::MAX),
+            (0xaf63_dc4c_8601_ec8cu64 % u64::from(u32::MAX)) as u32
+        );
+        let spread: std::collections::HashSet<u32> = (0..200)
+            .map(|i| partition_of(&format!("acct-{i:04}"), 16))
+            .collect();
+        assert_eq!(
+            spread.len(),
+            16,
+            "200 accounts reach every one of 16 partitions"
+        );
     }
 
     #[test]
@@ -123,6 +132,9 @@ mod tests {
         assert!(node_id(Some("a.b")).is_err());
         assert!(node_id(Some("")).is_err());
         let default = node_id(None).unwrap();
-        assert!(default.ends_with(&std::process::id().to_string()), "{default}");
+        assert!(
+            default.ends_with(&std::process::id().to_string()),
+            "{default}"
+        );
     }
 }

@@ -51,7 +51,8 @@ pub struct ClusterStatus {
     pub owned: Vec<u32>,
     /// Owned partitions whose accounts are loaded and consumed.
     pub serving: Vec<u32>,
-    /// Messages of any partition not yet committed and acknowledged by its owner.
+    /// Messages of any partition not yet committed and acknowledged by its
+    /// owner (null while unknown: NATS down, or a partition never owned yet).
     pub backlog: Option<u64>,
 }
 
@@ -94,7 +95,12 @@ impl Cluster {
                 view: view.clone(),
             },
         };
-        tracing::info!(node, url, partitions = args.partitions, "cluster node started");
+        tracing::info!(
+            node,
+            url,
+            partitions = args.partitions,
+            "cluster node started"
+        );
         let task = tokio::spawn(coordinator.run(stop_rx));
         Ok((
             Arc::new(Cluster {
@@ -129,7 +135,7 @@ impl Cluster {
     /// This node's view, with the backlog of every partition.
     pub async fn status(&self) -> ClusterStatus {
         let view = self.view();
-        let backlog = self.log.backlog().await.ok();
+        let backlog = self.log.backlog().await.ok().flatten();
         ClusterStatus {
             node: self.node.clone(),
             partitions: self.log.partitions(),
@@ -290,7 +296,10 @@ impl Coordinator {
 
     async fn drop_lost(&mut self, lost: Vec<u32>) {
         for p in lost {
-            tracing::warn!(partition = p, "lease lost; another node may serve the partition now");
+            tracing::warn!(
+                partition = p,
+                "lease lost; another node may serve the partition now"
+            );
             if let Some(held) = self.held.remove(&p) {
                 stop_task(p, held).await;
             }
@@ -358,7 +367,11 @@ impl Coordinator {
             self.release(p).await;
         }
         let _ = self.leases.delete(format!("node.{}", self.node)).await;
-        self.view.lock().unwrap_or_else(|e| e.into_inner()).owned.clear();
+        self.view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .owned
+            .clear();
     }
 }
 
@@ -368,7 +381,10 @@ async fn stop_task(p: u32, held: Held) {
         .await
         .is_err()
     {
-        tracing::warn!(partition = p, "the partition's task did not stop within 30 s");
+        tracing::warn!(
+            partition = p,
+            "the partition's task did not stop within 30 s"
+        );
     }
 }
 
@@ -385,7 +401,8 @@ async fn serve_partition(p: u32, ctx: PartitionContext, stop: watch::Receiver<bo
     consume(p, &ctx, stop).await;
     set_serving(&ctx.view, p, false);
     let partitions = ctx.log.partitions();
-    ctx.live.drop_accounts(|account| partition_of(account, partitions) == p);
+    ctx.live
+        .drop_accounts(|account| partition_of(account, partitions) == p);
     tracing::info!(partition = p, "stopped serving the partition");
 }
 
@@ -408,7 +425,11 @@ async fn consume(p: u32, ctx: &PartitionContext, mut stop: watch::Receiver<bool>
         match ctx.log.consumer(p).await {
             Ok(c) => break c,
             Err(e) => {
-                tracing::warn!(partition = p, error = format!("{e:#}"), "opening the consumer failed");
+                tracing::warn!(
+                    partition = p,
+                    error = format!("{e:#}"),
+                    "opening the consumer failed"
+                );
                 if pause(&mut stop, Duration::from_secs(1)).await {
                     return;
                 }
@@ -480,7 +501,9 @@ async fn consume(p: u32, ctx: &PartitionContext, mut stop: watch::Receiver<bool>
 fn take_events(p: u32, m: &async_nats::jetstream::Message, events: &mut Vec<MessageEvent>) {
     match decode(&m.payload) {
         Ok(decoded) => events.extend(decoded),
-        Err(e) => tracing::error!(partition = p, subject = %m.subject, error = e, "dropping a message that is not replywatch events"),
+        Err(e) => {
+            tracing::error!(partition = p, subject = %m.subject, error = e, "dropping a message that is not replywatch events")
+        }
     }
 }
 
@@ -541,7 +564,10 @@ impl Loader {
                     match store.load_events_where(keep).await {
                         Ok(set) => break set,
                         Err(e) => {
-                            tracing::error!(error = format!("{e:#}"), "loading partitions failed; retrying in 2 s");
+                            tracing::error!(
+                                error = format!("{e:#}"),
+                                "loading partitions failed; retrying in 2 s"
+                            );
                             tokio::time::sleep(Duration::from_secs(2)).await;
                         }
                     }

@@ -59,7 +59,9 @@ mod tests {
     fn shares_add_up_to_every_partition_and_differ_by_at_most_one() {
         for partitions in [1u32, 7, 16, 64] {
             for nodes in 1..=5 {
-                let shares: Vec<usize> = (0..nodes).map(|r| fair_share(partitions, nodes, r)).collect();
+                let shares: Vec<usize> = (0..nodes)
+                    .map(|r| fair_share(partitions, nodes, r))
+                    .collect();
                 assert_eq!(shares.iter().sum::<usize>(), partitions as usize);
                 assert!(shares.iter().max().unwrap() - shares.iter().min().unwrap() <= 1);
             }
@@ -91,6 +93,12 @@ mod tests {
     #[test]
     fn a_node_under_its_share_asks_for_the_difference() {
         let owned: BTreeSet<u32> = [3, 4].into();
-        assert_eq!(plan(&owned, 16, 3, 2), Plan { release: vec![], acquire: 3 });
+        assert_eq!(
+            plan(&owned, 16, 3, 2),
+            Plan {
+                release: vec![],
+                acquire: 3
+            }
+        );
     }
 }

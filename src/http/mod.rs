@@ -80,8 +80,9 @@ impl AppState {
         match self.ingest.submit(events).await {
             Ok(outcome) => Ok(outcome),
             Err(SubmitError::QueueFull) => Err(ApiError::Unavailable {
-                message: "the ingestion queue is full; retry the same batch after Retry-After seconds"
-                    .into(),
+                message:
+                    "the ingestion queue is full; retry the same batch after Retry-After seconds"
+                        .into(),
                 retry_after_s: 1,
             }),
             Err(SubmitError::Stopped) => Err(ApiError::Unavailable {
@@ -91,8 +92,9 @@ impl AppState {
             Err(SubmitError::Store(e)) => {
                 tracing::error!(error = format!("{e:#}"), "batch not stored");
                 Err(ApiError::Unavailable {
-                    message: "the database did not store the batch; nothing of it was stored, retry it"
-                        .into(),
+                    message:
+                        "the database did not store the batch; nothing of it was stored, retry it"
+                            .into(),
                     retry_after_s: 5,
                 })
             }

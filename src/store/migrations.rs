@@ -89,7 +89,8 @@ pub async fn run(store: &Store) -> anyhow::Result<Vec<i64>> {
                 .execute(&mut *conn)
                 .await
                 .context("waiting for the migration lock")?;
-            let applied: anyhow::Result<Vec<i64>> = async { Ok(apply!(&mut *conn, postgres)) }.await;
+            let applied: anyhow::Result<Vec<i64>> =
+                async { Ok(apply!(&mut *conn, postgres)) }.await;
             let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(LOCK)
                 .execute(&mut *conn)

@@ -634,7 +634,9 @@ impl Store {
         match self {
             Store::Sqlite(_) => {
                 let all = self.load_events().await?;
-                Ok(all.filtered(|set, e| keep(set.stream(set.stream_of(e.conversation)).account.as_str())))
+                Ok(all.filtered(|set, e| {
+                    keep(set.stream(set.stream_of(e.conversation)).account.as_str())
+                }))
             }
             Store::Postgres(pool) => {
                 let mut set = EventSet::new();
@@ -656,7 +658,9 @@ impl Store {
     /// accounts another cluster node serves).
     pub async fn load_account_events(&self, account: Option<&str>) -> anyhow::Result<EventSet> {
         let (Store::Postgres(pool), Some(account)) = (self, account) else {
-            return self.load_events_where(|a| account.is_none_or(|want| a == want)).await;
+            return self
+                .load_events_where(|a| account.is_none_or(|want| a == want))
+                .await;
         };
         let mut set = EventSet::new();
         let mut rows = sqlx::query_as::<_, Row>(

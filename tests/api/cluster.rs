@@ -31,7 +31,8 @@ pub struct Nats {
 impl Nats {
     pub fn start() -> Nats {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("replywatch-nats-{}-{port}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("replywatch-nats-{}-{port}", std::process::id()));
         let mut nats = Nats {
             port,
             dir,
@@ -43,7 +44,14 @@ impl Nats {
 
     fn spawn(&mut self) {
         let child = Command::new(NATS_SERVER)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -97,7 +105,14 @@ impl Node {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--database-url", &db.url, "--retention", "off"])
             .args(["--nats", nats, "--partitions", &PARTITIONS.to_string()])
-            .args(["--node-id", id, "--lease-ttl", "2s", "--metrics-refresh", "1s"])
+            .args([
+                "--node-id",
+                id,
+                "--lease-ttl",
+                "2s",
+                "--metrics-refresh",
+                "1s",
+            ])
             .env_remove("REPLYWATCH_API_TOKEN")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -129,7 +144,11 @@ impl Node {
                 .args(["-TERM", &child.id().to_string()])
                 .status()
                 .unwrap();
-            assert!(child.wait().unwrap().success(), "{} did not stop cleanly", self.id);
+            assert!(
+                child.wait().unwrap().success(),
+                "{} did not stop cleanly",
+                self.id
+            );
         }
     }
 }
@@ -153,7 +172,11 @@ pub fn recent_events(n: u64, seed: u64) -> Vec<String> {
     };
     let mut out = Vec::new();
     replywatch::generate::generate(&opts, &mut out, |_| {}).unwrap();
-    String::from_utf8(out).unwrap().lines().map(String::from).collect()
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 /// The cluster's view from every live node.
@@ -186,9 +209,11 @@ pub async fn wait_settled(client: &reqwest::Client, nodes: &[&Node], within: Dur
         last = statuses(client, nodes).await;
         let mut served: Vec<u64> = last.iter().flat_map(|s| numbers(s, "serving")).collect();
         served.sort();
-        let everyone_seen = last
-            .iter()
-            .all(|s| s["nodes"].as_array().is_some_and(|n| n.len() == nodes.len()));
+        let everyone_seen = last.iter().all(|s| {
+            s["nodes"]
+                .as_array()
+                .is_some_and(|n| n.len() == nodes.len())
+        });
         if last.len() == nodes.len()
             && served == (0..u64::from(PARTITIONS)).collect::<Vec<_>>()
             && everyone_seen
@@ -223,7 +248,10 @@ fn post_all(
                 for i in (c..batches.len()).step_by(clients) {
                     let deadline = Instant::now() + Duration::from_secs(60);
                     loop {
-                        assert!(Instant::now() < deadline, "batch {i} was never acknowledged");
+                        assert!(
+                            Instant::now() < deadline,
+                            "batch {i} was never acknowledged"
+                        );
                         let port = ports[node % ports.len()];
                         let r = client
                             .post(format!("http://127.0.0.1:{port}/v1/events"))
@@ -290,14 +318,23 @@ fn stable_gauges(text: &str) -> BTreeMap<String, f64> {
 /// Every node's `/v1/stats` (per account, and for all accounts) equals
 /// `analyze` over `expected`.
 async fn get_json(client: &reqwest::Client, url: String) -> Value {
-    let body = client.get(&url).send().await.unwrap().bytes().await.unwrap();
-    serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{url}: {e}: {}", String::from_utf8_lossy(&body)))
+    let body = client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("{url}: {e}: {}", String::from_utf8_lossy(&body)))
 }
 
 async fn assert_stats_match(client: &reqwest::Client, nodes: &[&Node], expected: &EventSet) {
     let as_of = Timestamp::from_datetime(chrono::Utc::now());
     let window = Micros(7 * 86_400 * 1_000_000);
-    let want = serde_json::to_value(analyze(expected, &AnalyzeOptions::new(as_of, window))).unwrap();
+    let want =
+        serde_json::to_value(analyze(expected, &AnalyzeOptions::new(as_of, window))).unwrap();
     let accounts: BTreeSet<String> = want["groups"]
         .as_array()
         .unwrap()
@@ -306,31 +343,59 @@ async fn assert_stats_match(client: &reqwest::Client, nodes: &[&Node], expected:
         .collect();
     assert!(accounts.len() > 10, "the load spans many accounts");
     for node in nodes {
-        let q = format!("as_of={}&window=7d", crate::helpers::encode(&as_of.to_string()));
+        let q = format!(
+            "as_of={}&window=7d",
+            crate::helpers::encode(&as_of.to_string())
+        );
         let all = get_json(client, node.url(&format!("/v1/stats?{q}"))).await;
         let diffs = crate::common::differences(&all, &want);
-        assert!(diffs.is_empty(), "{} (all accounts): {}", node.id, diffs.join("\n"));
+        assert!(
+            diffs.is_empty(),
+            "{} (all accounts): {}",
+            node.id,
+            diffs.join("\n")
+        );
         for account in &accounts {
-            let one = get_json(client, node.url(&format!("/v1/stats?{q}&account={account}"))).await;
+            let one = get_json(
+                client,
+                node.url(&format!("/v1/stats?{q}&account={account}")),
+            )
+            .await;
             let mut want_one = want.clone();
             want_one["groups"]
                 .as_array_mut()
                 .unwrap()
                 .retain(|g| g["account"] == account.as_str());
             let diffs = crate::common::differences(&one, &want_one);
-            assert!(diffs.is_empty(), "{} ({account}): {}", node.id, diffs.join("\n"));
+            assert!(
+                diffs.is_empty(),
+                "{} ({account}): {}",
+                node.id,
+                diffs.join("\n")
+            );
         }
     }
 }
 
 /// `/metrics` of every node: no series on two nodes, and their union equals
 /// the figures one node computes over `expected`.
-async fn assert_metrics_sum_to_one_node(client: &reqwest::Client, nodes: &[&Node], expected: EventSet) {
+async fn assert_metrics_sum_to_one_node(
+    client: &reqwest::Client,
+    nodes: &[&Node],
+    expected: EventSet,
+) {
     // Every node refreshes its gauges each second; let them catch up.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let mut summed: BTreeMap<String, f64> = BTreeMap::new();
     for node in nodes {
-        let text = client.get(node.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let text = client
+            .get(node.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         for (series, value) in stable_gauges(&text) {
             assert!(
                 summed.insert(series.clone(), value).is_none(),
@@ -339,20 +404,44 @@ async fn assert_metrics_sum_to_one_node(client: &reqwest::Client, nodes: &[&Node
         }
     }
     let single = replywatch::metrics::Metrics::new(
-        ["1h", "24h", "7d", "30d"].iter().map(|w| w.parse().unwrap()).collect(),
+        ["1h", "24h", "7d", "30d"]
+            .iter()
+            .map(|w| w.parse().unwrap())
+            .collect(),
         10_000,
     )
     .unwrap();
-    let engine = replywatch::engine::Engine::from_set(expected, replywatch::domain::ReplyPolicy::operational(false));
-    single.refresh(&engine, Timestamp::from_datetime(chrono::Utc::now()), &CalendarBook::default());
+    let engine = replywatch::engine::Engine::from_set(
+        expected,
+        replywatch::domain::ReplyPolicy::operational(false),
+    );
+    single.refresh(
+        &engine,
+        Timestamp::from_datetime(chrono::Utc::now()),
+        &CalendarBook::default(),
+    );
     let want = stable_gauges(&single.scrape().unwrap());
     assert!(want.len() > 100, "the single-node scrape has the figures");
-    let missing: Vec<_> = want.keys().filter(|k| !summed.contains_key(*k)).take(5).collect();
-    let extra: Vec<_> = summed.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    let missing: Vec<_> = want
+        .keys()
+        .filter(|k| !summed.contains_key(*k))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = summed
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
     for (series, value) in &want {
         let got = summed[series];
-        assert!((got - value).abs() <= 1e-9 * value.abs().max(1.0), "{series}: cluster {got}, one node {value}");
+        assert!(
+            (got - value).abs() <= 1e-9 * value.abs().max(1.0),
+            "{series}: cluster {got}, one node {value}"
+        );
     }
 }
 
@@ -361,8 +450,15 @@ async fn three_nodes_lose_nothing_when_one_is_killed_and_agree_with_analyze() {
     let nats = Nats::start();
     let db = TestDb::create(Backend::Postgres).await;
     let client = reqwest::Client::new();
-    let mut nodes: Vec<Node> = (0..3).map(|i| Node::start(&format!("node-{i}"), &db, &nats.url())).collect();
-    wait_settled(&client, &nodes.iter().collect::<Vec<_>>(), Duration::from_secs(30)).await;
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
+        .collect();
+    wait_settled(
+        &client,
+        &nodes.iter().collect::<Vec<_>>(),
+        Duration::from_secs(30),
+    )
+    .await;
 
     let batches = batches_of(&recent_events(60_000, 21), 300);
     let ports = Arc::new(nodes.iter().map(|n| n.port).collect::<Vec<_>>());
@@ -383,13 +479,27 @@ async fn three_nodes_lose_nothing_when_one_is_killed_and_agree_with_analyze() {
         batches.len()
     );
     let all: Vec<&Node> = nodes.iter().collect();
+    let settling = Instant::now();
     wait_settled(&client, &all, Duration::from_secs(60)).await;
+    eprintln!(
+        "3 nodes: node-1 killed after {killed_at} and restarted after {restarted_at} of {} batches; settled {:.1} s after the load",
+        batches.len(),
+        settling.elapsed().as_secs_f64()
+    );
 
     let expected = sent_events(&batches);
     let stored = stored_events(&db).await;
-    assert_eq!(keys(&stored), keys(&expected), "the store holds exactly the acknowledged events");
+    assert_eq!(
+        keys(&stored),
+        keys(&expected),
+        "the store holds exactly the acknowledged events"
+    );
     let store = db.store().await;
-    assert_eq!(store.count_events().await.unwrap(), expected.len() as u64, "each stored once");
+    assert_eq!(
+        store.count_events().await.unwrap(),
+        expected.len() as u64,
+        "each stored once"
+    );
     store.close().await;
     assert_stats_match(&client, &all, &expected).await;
     assert_metrics_sum_to_one_node(&client, &all, expected).await;
@@ -407,7 +517,9 @@ async fn a_nats_restart_mid_load_loses_nothing_acknowledged() {
     let mut nats = Nats::start();
     let db = TestDb::create(Backend::Postgres).await;
     let client = reqwest::Client::new();
-    let nodes: Vec<Node> = (0..2).map(|i| Node::start(&format!("node-{i}"), &db, &nats.url())).collect();
+    let nodes: Vec<Node> = (0..2)
+        .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
+        .collect();
     let all: Vec<&Node> = nodes.iter().collect();
     wait_settled(&client, &all, Duration::from_secs(30)).await;
 
@@ -417,18 +529,27 @@ async fn a_nats_restart_mid_load_loses_nothing_acknowledged() {
     let clients = post_all(ports, batches.clone(), 3, acked.clone());
     wait_acked(&acked, batches.len() / 3).await;
     let restarted_at = acked.load(Ordering::SeqCst);
-    tokio::task::block_in_place(|| nats.restart(Duration::from_millis(1500)));
+    // Down for longer than a publish may wait for its acknowledgement (5 s),
+    // so clients get 503s (a shorter outage only slows the 202s down).
+    tokio::task::block_in_place(|| nats.restart(Duration::from_secs(7)));
     let mut unavailable = 0;
     for c in clients {
         unavailable += c.await.unwrap();
     }
-    assert!(restarted_at < batches.len(), "the restart came after the load");
+    assert!(
+        restarted_at < batches.len(),
+        "the restart came after the load"
+    );
     assert!(unavailable > 0, "clients were told 503 while NATS was down");
     wait_settled(&client, &all, Duration::from_secs(60)).await;
 
     let expected = sent_events(&batches);
     let stored = stored_events(&db).await;
-    assert_eq!(keys(&stored), keys(&expected), "the store holds exactly the acknowledged events");
+    assert_eq!(
+        keys(&stored),
+        keys(&expected),
+        "the store holds exactly the acknowledged events"
+    );
     assert_stats_match(&client, &all, &expected).await;
     eprintln!("NATS restart: {unavailable} answers were 503 and retried");
     drop(nodes);

@@ -357,7 +357,10 @@ fn the_compose_cluster_profile_wires_nats_three_nodes_their_database_and_prometh
         .iter()
         .filter_map(|v| v.as_str())
         .collect();
-    assert!(command.contains(&"-js"), "JetStream is enabled: {command:?}");
+    assert!(
+        command.contains(&"-js"),
+        "JetStream is enabled: {command:?}"
+    );
     // The nodes reach NATS by its service name on the client port, and share
     // their own database, which the postgres init script creates.
     let env = &node["environment"];
@@ -371,8 +374,8 @@ fn the_compose_cluster_profile_wires_nats_three_nodes_their_database_and_prometh
             .unwrap(),
         "the cluster does not share the single node's database"
     );
-    let init = std::fs::read_to_string(repo().join("dashboards/postgres/create-cluster-db.sql"))
-        .unwrap();
+    let init =
+        std::fs::read_to_string(repo().join("dashboards/postgres/create-cluster-db.sql")).unwrap();
     assert!(init.contains(&format!("CREATE DATABASE {db}")), "{init}");
     assert!(
         services["postgres"]["volumes"]
