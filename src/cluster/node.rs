@@ -223,7 +223,7 @@ impl Coordinator {
                 .filter(|(_, h)| h.renewed.elapsed() >= self.ttl)
                 .map(|(p, _)| *p)
                 .collect();
-            self.drop_lost(stale).await;
+            self.drop_lost(stale);
             self.publish_view(None);
             return;
         }
@@ -236,7 +236,7 @@ impl Coordinator {
         let owned: BTreeSet<u32> = self.held.keys().copied().collect();
         let plan = ownership::plan(&owned, partitions, nodes.len(), rank);
         for p in plan.release {
-            self.release(p).await;
+            self.release(p);
         }
         let mut wanted = plan.acquire;
         for p in ownership::preference(partitions, nodes.len(), rank) {
@@ -291,17 +291,19 @@ impl Coordinator {
                 Err(e) => tracing::warn!(partition = p, error = %e, "renewing a lease failed"),
             }
         }
-        self.drop_lost(lost).await;
+        self.drop_lost(lost);
     }
 
-    async fn drop_lost(&mut self, lost: Vec<u32>) {
+    /// Stops serving partitions whose lease is gone (in the background, like
+    /// a release, but the lease is left alone: it is not ours any more).
+    fn drop_lost(&mut self, lost: Vec<u32>) {
         for p in lost {
             tracing::warn!(
                 partition = p,
                 "lease lost; another node may serve the partition now"
             );
             if let Some(held) = self.held.remove(&p) {
-                stop_task(p, held).await;
+                tokio::spawn(stop_task(p, held));
             }
         }
     }
@@ -343,28 +345,36 @@ impl Coordinator {
         );
     }
 
-    /// Stops the partition's task (it finishes and acknowledges its current
-    /// batch), then deletes the lease so another node can take it at once.
-    async fn release(&mut self, p: u32) {
-        let Some(held) = self.held.remove(&p) else {
-            return;
-        };
-        let revision = held.revision;
-        stop_task(p, held).await;
-        if let Err(e) = self
-            .leases
-            .delete_expect_revision(lease_key(p), Some(revision))
-            .await
-        {
-            tracing::warn!(partition = p, error = %e, "deleting a released lease failed; it expires");
-        }
-        tracing::info!(partition = p, "lease given back");
+    /// Hands a partition over in the background (so the other leases keep
+    /// being renewed meanwhile): its task finishes and acknowledges its
+    /// current pull, then the lease is deleted so another node can take it
+    /// at once. Should that take longer than the TTL, the lease expires
+    /// instead; a batch then committed twice is harmless (the store ignores
+    /// known events).
+    fn release(&mut self, p: u32) -> Option<JoinHandle<()>> {
+        let held = self.held.remove(&p)?;
+        let leases = self.leases.clone();
+        Some(tokio::spawn(async move {
+            let revision = held.revision;
+            stop_task(p, held).await;
+            match leases
+                .delete_expect_revision(lease_key(p), Some(revision))
+                .await
+            {
+                Ok(()) => tracing::info!(partition = p, "lease given back"),
+                Err(e) => {
+                    tracing::info!(partition = p, error = %e, "the released lease had expired already")
+                }
+            }
+        }))
     }
 
+    /// Hands every partition over at once and leaves.
     async fn leave(&mut self) {
         let owned: Vec<u32> = self.held.keys().copied().collect();
-        for p in owned {
-            self.release(p).await;
+        let handovers: Vec<_> = owned.into_iter().filter_map(|p| self.release(p)).collect();
+        for h in handovers {
+            let _ = h.await;
         }
         let _ = self.leases.delete(format!("node.{}", self.node)).await;
         self.view
@@ -483,9 +493,17 @@ async fn consume(p: u32, ctx: &PartitionContext, mut stop: watch::Receiver<bool>
                     _ => break,
                 }
             }
+            let (n_messages, n_events, started) = (messages.len(), events.len(), Instant::now());
             if !commit(p, &ctx.ingest, events, &mut stop).await {
                 return; // unacknowledged: delivered again after ACK_WAIT
             }
+            tracing::debug!(
+                partition = p,
+                messages = n_messages,
+                events = n_events,
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "committed"
+            );
             for m in messages {
                 // A lost ack only means a redelivery, which the store ignores.
                 if let Err(e) = m.ack().await {

@@ -217,6 +217,7 @@ pub async fn wait_settled(client: &reqwest::Client, nodes: &[&Node], within: Dur
         if last.len() == nodes.len()
             && served == (0..u64::from(PARTITIONS)).collect::<Vec<_>>()
             && everyone_seen
+            && last.iter().all(|s| !numbers(s, "serving").is_empty())
             && last.iter().all(|s| s["backlog"] == 0)
         {
             return;
@@ -486,6 +487,20 @@ async fn three_nodes_lose_nothing_when_one_is_killed_and_agree_with_analyze() {
         batches.len(),
         settling.elapsed().as_secs_f64()
     );
+
+    // Re-sending a batch through another node: JetStream recognises every
+    // message (same content, same id) and nothing new is stored.
+    let again = client
+        .post(nodes[2].url("/v1/events"))
+        .header("content-type", "application/x-ndjson")
+        .body(batches[0].clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 202);
+    let again: Value = serde_json::from_slice(&again.bytes().await.unwrap()).unwrap();
+    assert_eq!(again["accepted"], 0, "{again}");
+    assert_eq!(again["duplicates"], events_of(&batches[0]).len(), "{again}");
 
     let expected = sent_events(&batches);
     let stored = stored_events(&db).await;
