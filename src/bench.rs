@@ -174,9 +174,31 @@ async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     // Bodies are built before the clock starts: the client must not be the bottleneck.
-    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+    let bodies = ndjson_bodies(events, args.batch);
+    let t = Instant::now();
+    let latencies = post_bodies(&client, &[url], bodies, args.clients).await?;
+    // The clock stops when the server has shut down: every event is then in
+    // `events` (SQLite's ingestion log merged), not merely acknowledged.
+    let _ = stop_tx.send(());
+    server.await.context("server task")??;
+    let took = t.elapsed();
+    let store = Store::connect(&db.url).await?;
+    let stored = store.count_events().await?;
+    store.close().await;
+    db.remove().await?;
+    anyhow::ensure!(
+        stored == events.len() as u64,
+        "stored {stored} of {} events",
+        events.len()
+    );
+    Ok(HttpResult { took, latencies })
+}
+
+/// The events as NDJSON request bodies of `batch` events each.
+pub(crate) fn ndjson_bodies(events: &[MessageEvent], batch: usize) -> Arc<Vec<Vec<u8>>> {
+    Arc::new(
         events
-            .chunks(args.batch.max(1))
+            .chunks(batch.max(1))
             .map(|chunk| {
                 let mut body = Vec::with_capacity(chunk.len() * 180);
                 for e in chunk {
@@ -186,28 +208,40 @@ async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::
                 body
             })
             .collect(),
-    );
+    )
+}
+
+/// Posts every body with `clients` concurrent clients, each moving to the
+/// next of `urls` after a 503 (and retrying the body there); returns the
+/// time to each 202.
+pub(crate) async fn post_bodies(
+    client: &reqwest::Client,
+    urls: &[String],
+    bodies: Arc<Vec<Vec<u8>>>,
+    clients: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let next = Arc::new(AtomicUsize::new(0));
-    let t = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..args.clients.max(1) {
-        let (client, url, bodies, next) =
-            (client.clone(), url.clone(), bodies.clone(), next.clone());
+    for c in 0..clients.max(1) {
+        let (client, bodies, next, urls) =
+            (client.clone(), bodies.clone(), next.clone(), urls.to_vec());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut node = c;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
                 loop {
                     let sent = Instant::now();
                     let r = client
-                        .post(&url)
+                        .post(&urls[node % urls.len()])
                         .header("content-type", "application/x-ndjson")
                         .body(body.clone())
                         .send()
                         .await?;
                     let status = r.status();
                     let _ = r.bytes().await?;
+                    node += 1;
                     match status.as_u16() {
                         202 => {
                             latencies.push(sent.elapsed());
@@ -225,21 +259,7 @@ async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::
     for task in tasks {
         latencies.extend(task.await.context("client task")??);
     }
-    // The clock stops when the server has shut down: every event is then in
-    // `events` (SQLite's ingestion log merged), not merely acknowledged.
-    let _ = stop_tx.send(());
-    server.await.context("server task")??;
-    let took = t.elapsed();
-    let store = Store::connect(&db.url).await?;
-    let stored = store.count_events().await?;
-    store.close().await;
-    db.remove().await?;
-    anyhow::ensure!(
-        stored == events.len() as u64,
-        "stored {stored} of {} events",
-        events.len()
-    );
-    Ok(HttpResult { took, latencies })
+    Ok(latencies)
 }
 
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -7,12 +7,13 @@
 //! one with SIGTERM and prints how long until their partitions are served
 //! again.
 
-use crate::bench::{BenchIngestArgs, distinct_events, percentile, scratch};
+use crate::bench::{
+    BenchIngestArgs, distinct_events, ndjson_bodies, percentile, post_bodies, scratch,
+};
 use anyhow::{Context, bail};
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -179,56 +180,6 @@ struct Run {
     latencies: Vec<Duration>,
 }
 
-async fn load(
-    client: &reqwest::Client,
-    ports: &[u16],
-    bodies: Arc<Vec<Vec<u8>>>,
-    clients: usize,
-) -> anyhow::Result<Vec<Duration>> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for c in 0..clients.max(1) {
-        let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
-        let ports = ports.to_vec();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut node = c;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { break };
-                loop {
-                    let url = format!("http://127.0.0.1:{}/v1/events", ports[node % ports.len()]);
-                    let sent = Instant::now();
-                    let r = client
-                        .post(url)
-                        .header("content-type", "application/x-ndjson")
-                        .body(body.clone())
-                        .send()
-                        .await?;
-                    let status = r.status();
-                    let _ = r.bytes().await?;
-                    match status.as_u16() {
-                        202 => {
-                            latencies.push(sent.elapsed());
-                            break;
-                        }
-                        503 => tokio::time::sleep(Duration::from_millis(50)).await,
-                        s => bail!("POST /v1/events answered {s}"),
-                    }
-                    node += 1;
-                }
-                node += 1;
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.context("client task")??);
-    }
-    Ok(latencies)
-}
-
 async fn run_nodes(
     args: &BenchClusterArgs,
     n: usize,
@@ -287,7 +238,11 @@ async fn run_nodes(
     .await?;
 
     let t = Instant::now();
-    let latencies = load(&client, &ports, bodies, args.clients).await?;
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}/v1/events"))
+        .collect();
+    let latencies = post_bodies(&client, &urls, bodies, args.clients).await?;
     let acked = t.elapsed();
     wait_covered(
         &client,
@@ -366,19 +321,7 @@ pub fn run_bench_cluster(
 ) -> anyhow::Result<()> {
     crate::telemetry::init();
     let events = distinct_events(args.events, args.seed)?;
-    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
-        events
-            .chunks(args.batch.max(1))
-            .map(|chunk| {
-                let mut body = Vec::with_capacity(chunk.len() * 180);
-                for e in chunk {
-                    body.extend_from_slice(e.to_json().to_string().as_bytes());
-                    body.push(b'\n');
-                }
-                body
-            })
-            .collect(),
-    );
+    let bodies = ndjson_bodies(&events, args.batch);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

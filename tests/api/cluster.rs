@@ -163,20 +163,13 @@ impl Drop for Node {
 /// 7d and 30d windows hold all of them and 1h/24h none, whenever a node
 /// refreshes its gauges), with 24 accounts spread over the partitions.
 pub fn recent_events(n: u64, seed: u64) -> Vec<String> {
-    let opts = replywatch::generate::GenerateOptions {
+    crate::helpers::generated_lines(replywatch::generate::GenerateOptions {
         events: n,
         seed,
         accounts: 24,
         end: chrono::Utc::now() - chrono::Duration::days(2),
         days: 3,
-    };
-    let mut out = Vec::new();
-    replywatch::generate::generate(&opts, &mut out, |_| {}).unwrap();
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
+    })
 }
 
 /// The cluster's view from every live node.

@@ -185,7 +185,7 @@ impl TestApp {
 
 /// `n` synthetic NDJSON lines from the generator (re-deliveries included, no conflicts).
 pub fn generated(n: u64, seed: u64) -> Vec<String> {
-    let opts = replywatch::generate::GenerateOptions {
+    generated_lines(replywatch::generate::GenerateOptions {
         events: n,
         seed,
         accounts: 3,
@@ -193,7 +193,11 @@ pub fn generated(n: u64, seed: u64) -> Vec<String> {
             .unwrap()
             .to_utc(),
         days: 10,
-    };
+    })
+}
+
+/// The generator's NDJSON lines for `opts`.
+pub fn generated_lines(opts: replywatch::generate::GenerateOptions) -> Vec<String> {
     let mut out = Vec::new();
     replywatch::generate::generate(&opts, &mut out, |_| {}).unwrap();
     String::from_utf8(out)
