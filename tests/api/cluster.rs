@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 const PARTITIONS: u32 = 8;
 const NATS_SERVER: &str = "/usr/sbin/nats-server";
+const META_SECRET: &str = "cluster-app-secret";
 
 /// A NATS server with JetStream on a free port, killed on drop.
 pub struct Nats {
@@ -113,6 +114,7 @@ impl Node {
                 "--metrics-refresh",
                 "1s",
             ])
+            .args(["--meta-app-secret", META_SECRET])
             .env_remove("REPLYWATCH_API_TOKEN")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -560,6 +562,43 @@ async fn a_nats_restart_mid_load_loses_nothing_acknowledged() {
     );
     assert_stats_match(&client, &all, &expected).await;
     eprintln!("NATS restart: {unavailable} answers were 503 and retried");
+
+    // A Meta webhook delivered to one node is published like a batch: its
+    // owner stores it and every node answers for the account.
+    let body = serde_json::to_vec(&serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
+        "metadata": {"phone_number_id": "PHONE_1"},
+        "messages": [{"from": "15550001", "id": "wamid.A", "timestamp": "1793613600", "type": "text"}],
+        "statuses": [{"id": "wamid.B", "status": "sent", "timestamp": "1793614200", "recipient_id": "15550001"}]
+    }}]}]}))
+    .unwrap();
+    let delivered = client
+        .post(nodes[0].url("/webhooks/meta"))
+        .header("content-type", "application/json")
+        .header(
+            "x-hub-signature-256",
+            replywatch::webhooks::meta::sign(&body, META_SECRET),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), 200);
+    wait_settled(&client, &all, Duration::from_secs(30)).await;
+    for node in &nodes {
+        let stats = get_json(
+            &client,
+            node.url("/v1/stats?account=PHONE_1&as_of=2026-11-03T00:00:00Z&window=7d"),
+        )
+        .await;
+        let group = &stats["groups"][0];
+        assert_eq!(
+            (group["requests"].as_u64(), group["answered"].as_u64()),
+            (Some(1), Some(1)),
+            "{}: {stats}",
+            node.id
+        );
+        assert_eq!(group["median_first_reply_seconds"], 600.0);
+    }
     drop(nodes);
     db.remove().await;
 }
