@@ -116,6 +116,42 @@ impl Calendars {
         state.rebuild();
     }
 
+    /// Takes the calendars stored through the API as they are in the store
+    /// now (a cluster node picking up a `PUT` made on another node); true
+    /// when something changed. An invalid one keeps its previous version.
+    pub fn sync_stored(&self, stored: Vec<(String, String)>) -> bool {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let mut api = BTreeMap::new();
+        for (account, json) in stored {
+            let raw: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+            if let Some(held) = state.api.get(&account).filter(|(_, r)| *r == raw) {
+                api.insert(account, held.clone());
+                continue;
+            }
+            match Calendar::from_json(&json, &format!("stored calendar of {account}")) {
+                Ok(c) => {
+                    api.insert(account, (c, raw));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a stored calendar is invalid; ignored");
+                    if let Some(held) = state.api.get(&account) {
+                        api.insert(account, held.clone());
+                    }
+                }
+            }
+        }
+        let changed = api.len() != state.api.len()
+            || api
+                .iter()
+                .zip(&state.api)
+                .any(|((a, (_, x)), (b, (_, y)))| a != b || x != y);
+        if changed {
+            state.api = api;
+            state.rebuild();
+        }
+        changed
+    }
+
     /// The JSON of the calendar in force for `account`, and where it comes from.
     pub fn get(&self, account: &str) -> Option<(Source, Value)> {
         let state = self.read();
@@ -168,6 +204,26 @@ pub async fn watch(calendars: Arc<Calendars>, every: std::time::Duration) {
     }
 }
 
+/// Cluster nodes: re-reads the calendars stored through the API every
+/// `every`, so a `PUT` on one node is in force on all of them.
+pub async fn sync_from_store(
+    calendars: Arc<Calendars>,
+    store: crate::store::Store,
+    every: std::time::Duration,
+) {
+    loop {
+        tokio::time::sleep(every).await;
+        match store.load_calendars().await {
+            Ok(stored) => {
+                if calendars.sync_stored(stored) {
+                    tracing::info!("calendars stored by another node taken over");
+                }
+            }
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "reading stored calendars failed"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +254,20 @@ mod tests {
         assert!(calendars.reload_file(true).unwrap());
         assert!(calendars.book().for_account("berlin").is_none());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn calendars_stored_by_another_node_are_taken_over() {
+        let calendars = Calendars::load(None, Vec::new()).unwrap();
+        assert!(calendars.sync_stored(vec![("acme".into(), BERLIN.into())]));
+        assert_eq!(calendars.get("acme").unwrap().0, Source::Api);
+        assert!(calendars.book().for_account("acme").is_some());
+        assert!(
+            !calendars.sync_stored(vec![("acme".into(), BERLIN.into())]),
+            "unchanged"
+        );
+        assert!(calendars.sync_stored(Vec::new()));
+        assert!(calendars.get("acme").is_none());
     }
 
     #[test]

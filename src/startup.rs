@@ -82,6 +82,11 @@ impl Application {
                 // Ready at once: the events of each partition are loaded
                 // when this node takes the partition's lease.
                 live.load(Engine::from_set(crate::domain::EventSet::new(), policy));
+                background.push(tokio::spawn(crate::calendars::sync_from_store(
+                    calendars.clone(),
+                    store.clone(),
+                    Duration::from_secs(5),
+                )));
                 let (cluster, coordinator) = crate::cluster::Cluster::start(
                     &config.cluster,
                     store.clone(),

@@ -514,6 +514,30 @@ async fn three_nodes_lose_nothing_when_one_is_killed_and_agree_with_analyze() {
     assert_stats_match(&client, &all, &expected).await;
     assert_metrics_sum_to_one_node(&client, &all, expected).await;
 
+    // A calendar stored through one node is in force on the others within
+    // their 5 s re-read of the stored calendars.
+    let calendar = r#"{"timezone": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}}"#;
+    let put = client
+        .put(nodes[0].url("/v1/accounts/acct-0001/calendar"))
+        .header("content-type", "application/json")
+        .body(calendar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = get_json(&client, nodes[2].url("/v1/accounts/acct-0001/calendar")).await;
+        if got["source"] == "api" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node-2 never saw the calendar: {got}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // A clean stop hands the partitions over at once.
     nodes[2].stop();
     let left: Vec<&Node> = nodes[..2].iter().collect();
