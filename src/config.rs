@@ -16,6 +16,10 @@ HTTP API (SPEC §6; the whole API is described at GET /openapi.json):
   GET  /v1/stats      the figures of `analyze` (?as_of=&window=&account=&channel=)
   GET  /v1/requests   the requests behind a figure (?state=pending|answered&breached_after=1h)
   GET  /healthz, /readyz
+  GET  /v1/cluster    with --nats: live nodes, partitions owned and served, backlog
+
+Cluster (several nodes, NATS JetStream + one PostgreSQL; README \"Running several nodes\"):
+  replywatch serve --database-url postgres://… --nats nats://127.0.0.1:4222 --partitions 16
 
 Example:
   replywatch serve &

@@ -626,3 +626,54 @@ async fn a_nats_restart_mid_load_loses_nothing_acknowledged() {
     drop(nodes);
     db.remove().await;
 }
+
+/// Runs `serve` expecting it to refuse to start; returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_replywatch"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "serve {args:?} started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_refuses_sqlite_another_partition_count_or_no_nats() {
+    let nats = Nats::start();
+    let db = TestDb::create(Backend::Postgres).await;
+    let sqlite = TestDb::create(Backend::Sqlite).await;
+    let err = refused(&["--database-url", &sqlite.url, "--nats", &nats.url()]);
+    assert!(
+        err.contains("--nats needs a postgres:// --database-url"),
+        "{err}"
+    );
+
+    let mut first = Node::start("node-0", &db, &nats.url());
+    let client = reqwest::Client::new();
+    wait_settled(&client, &[&first], Duration::from_secs(30)).await;
+    let err = refused(&[
+        "--database-url",
+        &db.url,
+        "--nats",
+        &nats.url(),
+        "--partitions",
+        "4",
+    ]);
+    assert!(
+        err.contains("--partitions 4") && err.contains("partitions=8"),
+        "{err}"
+    );
+
+    let err = refused(&[
+        "--database-url",
+        &db.url,
+        "--nats",
+        &format!("nats://127.0.0.1:{}", free_port()),
+    ]);
+    assert!(err.contains("connecting to NATS at"), "{err}");
+    first.stop();
+    sqlite.remove().await;
+    db.remove().await;
+}
