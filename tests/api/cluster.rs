@@ -677,3 +677,49 @@ async fn a_node_refuses_sqlite_another_partition_count_or_no_nats() {
     sqlite.remove().await;
     db.remove().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_node_loses_its_leases_and_gets_partitions_back_when_it_resumes() {
+    let nats = Nats::start();
+    let db = TestDb::create(Backend::Postgres).await;
+    let client = reqwest::Client::new();
+    let nodes: Vec<Node> = (0..2)
+        .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
+        .collect();
+    let all: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&client, &all, Duration::from_secs(30)).await;
+    let hung = nodes[1].child.as_ref().unwrap().id().to_string();
+
+    // SIGSTOP: the process keeps its connections open but renews nothing.
+    Command::new("kill")
+        .args(["-STOP", &hung])
+        .status()
+        .unwrap();
+    wait_settled(&client, &all[..1], Duration::from_secs(20)).await;
+    let lines = recent_events(3_000, 23);
+    let r = client
+        .post(nodes[0].url("/v1/events"))
+        .header("content-type", "application/x-ndjson")
+        .body(lines.join("\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+
+    // SIGCONT: its renewals fail (the revisions moved on), it drops what it
+    // held, and the two nodes share the partitions again.
+    Command::new("kill")
+        .args(["-CONT", &hung])
+        .status()
+        .unwrap();
+    wait_settled(&client, &all, Duration::from_secs(30)).await;
+    let expected = EventSet::from_events(
+        lines
+            .iter()
+            .map(|l| replywatch::domain::MessageEvent::from_json(l.as_bytes()).unwrap()),
+    );
+    assert_stats_match(&client, &all, &expected).await;
+    assert_metrics_sum_to_one_node(&client, &all, expected).await;
+    drop(nodes);
+    db.remove().await;
+}
