@@ -252,3 +252,46 @@ async fn an_unknown_database_url_is_refused_with_a_reason() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn loading_some_accounts_gives_exactly_their_stored_events() {
+    let mut dbs = TestDbs::new();
+    let lines: String = ["a", "b", "c"]
+        .iter()
+        .flat_map(|account| {
+            (0..3).map(move |i| {
+                format!(
+                    r#"{{"id":"m{i}","account":"{account}","channel":"whatsapp","conversation":"c{i}","from":"customer","at":"2026-11-01T10:0{i}:00Z"}}"#
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (backend, store) in dbs.both("some_accounts").await {
+        store.insert_events(&events_of(&lines)).await.unwrap();
+        let some = store.load_events_where(|a| a != "b").await.unwrap();
+        let accounts: std::collections::BTreeSet<String> = (0..some.len())
+            .map(|i| some.event(i).account.to_string())
+            .collect();
+        assert_eq!(some.len(), 6, "{backend}");
+        assert_eq!(
+            accounts,
+            ["a".to_string(), "c".to_string()].into(),
+            "{backend}"
+        );
+        assert_eq!(
+            store.load_events_where(|_| false).await.unwrap().len(),
+            0,
+            "{backend}"
+        );
+        let one = store.load_account_events(Some("b")).await.unwrap();
+        assert_eq!(one.len(), 3, "{backend}");
+        assert_eq!(
+            store.load_account_events(None).await.unwrap().len(),
+            9,
+            "{backend}"
+        );
+        store.close().await;
+    }
+    dbs.drop_all().await;
+}

@@ -639,15 +639,25 @@ impl Store {
                 }))
             }
             Store::Postgres(pool) => {
+                // The accounts first (one short column), then only their
+                // rows, rather than every row over the wire and decoded.
+                let accounts: Vec<String> =
+                    sqlx::query_scalar("SELECT DISTINCT account FROM events")
+                        .fetch_all(pool)
+                        .await
+                        .context("listing accounts")?;
+                let wanted: Vec<String> = accounts.into_iter().filter(|a| keep(a)).collect();
                 let mut set = EventSet::new();
+                if wanted.is_empty() {
+                    return Ok(set);
+                }
                 let mut rows = sqlx::query_as::<_, Row>(
-                    "SELECT account, channel, id, conversation, sender, at_us, agent FROM events",
+                    "SELECT account, channel, id, conversation, sender, at_us, agent FROM events WHERE account = ANY($1)",
                 )
+                .bind(&wanted)
                 .fetch(pool);
                 while let Some(row) = rows.try_next().await.context("loading events")? {
-                    if keep(&row.0) {
-                        set.insert(event_of(row)?);
-                    }
+                    set.insert(event_of(row)?);
                 }
                 Ok(set)
             }
