@@ -192,9 +192,22 @@ impl Coordinator {
     async fn run(mut self, mut stop: mpsc::Receiver<oneshot::Sender<()>>) {
         let mut tick = tokio::time::interval(self.ttl / 3);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Leases handed back (deleted) start a round at once, so a clean
+        // stop's partitions are taken without waiting for the next tick.
+        let mut handed_back: Option<kv::Watch> = None;
         loop {
             tokio::select! {
-                _ = tick.tick() => self.round().await,
+                _ = tick.tick() => {
+                    if handed_back.is_none() {
+                        handed_back = self.leases.watch("partition.>").await.ok();
+                    }
+                    self.round().await;
+                }
+                change = next_change(&mut handed_back) => match change {
+                    Some(entry) if entry.operation != kv::Operation::Put => self.round().await,
+                    Some(_) => {}
+                    None => handed_back = None, // the watch ended (NATS restarted): reopened next tick
+                },
                 done = stop.recv() => {
                     self.leave().await;
                     if let Some(done) = done {
@@ -382,6 +395,15 @@ impl Coordinator {
             .unwrap_or_else(|e| e.into_inner())
             .owned
             .clear();
+    }
+}
+
+/// The next change seen by the watch; None when it ended; never resolves
+/// without a watch.
+async fn next_change(watch: &mut Option<kv::Watch>) -> Option<kv::Entry> {
+    match watch {
+        Some(w) => w.next().await.and_then(Result::ok),
+        None => std::future::pending().await,
     }
 }
 
