@@ -174,6 +174,20 @@ pub fn recent_events(n: u64, seed: u64) -> Vec<String> {
     })
 }
 
+/// A NATS server, a PostgreSQL database and `n` nodes that have shared the
+/// partitions out.
+async fn cluster_of(n: usize) -> (Nats, TestDb, reqwest::Client, Vec<Node>) {
+    let nats = Nats::start();
+    let db = TestDb::create(Backend::Postgres).await;
+    let client = reqwest::Client::new();
+    let nodes: Vec<Node> = (0..n)
+        .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
+        .collect();
+    let all: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&client, &all, Duration::from_secs(30)).await;
+    (nats, db, client, nodes)
+}
+
 /// The cluster's view from every live node.
 async fn statuses(client: &reqwest::Client, nodes: &[&Node]) -> Vec<Value> {
     let mut out = Vec::new();
@@ -443,18 +457,7 @@ async fn assert_metrics_sum_to_one_node(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lose_nothing_when_one_is_killed_and_agree_with_analyze() {
-    let nats = Nats::start();
-    let db = TestDb::create(Backend::Postgres).await;
-    let client = reqwest::Client::new();
-    let mut nodes: Vec<Node> = (0..3)
-        .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
-        .collect();
-    wait_settled(
-        &client,
-        &nodes.iter().collect::<Vec<_>>(),
-        Duration::from_secs(30),
-    )
-    .await;
+    let (nats, db, client, mut nodes) = cluster_of(3).await;
 
     let batches = batches_of(&recent_events(60_000, 21), 300);
     let ports = Arc::new(nodes.iter().map(|n| n.port).collect::<Vec<_>>());
@@ -548,14 +551,8 @@ async fn three_nodes_lose_nothing_when_one_is_killed_and_agree_with_analyze() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_restart_mid_load_loses_nothing_acknowledged() {
-    let mut nats = Nats::start();
-    let db = TestDb::create(Backend::Postgres).await;
-    let client = reqwest::Client::new();
-    let nodes: Vec<Node> = (0..2)
-        .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
-        .collect();
+    let (mut nats, db, client, nodes) = cluster_of(2).await;
     let all: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&client, &all, Duration::from_secs(30)).await;
 
     let batches = batches_of(&recent_events(40_000, 22), 200);
     let ports = Arc::new(nodes.iter().map(|n| n.port).collect::<Vec<_>>());
@@ -680,14 +677,8 @@ async fn a_node_refuses_sqlite_another_partition_count_or_no_nats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_node_loses_its_leases_and_gets_partitions_back_when_it_resumes() {
-    let nats = Nats::start();
-    let db = TestDb::create(Backend::Postgres).await;
-    let client = reqwest::Client::new();
-    let nodes: Vec<Node> = (0..2)
-        .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
-        .collect();
+    let (_nats, db, client, nodes) = cluster_of(2).await;
     let all: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&client, &all, Duration::from_secs(30)).await;
     let hung = nodes[1].child.as_ref().unwrap().id().to_string();
 
     // SIGSTOP: the process keeps its connections open but renews nothing.
