@@ -130,7 +130,7 @@ impl EventLog {
         let mut js = jetstream::new(client);
         js.set_timeout(REQUEST_TIMEOUT);
         let description = format!("replywatch events; partitions={partitions}");
-        let mut stream = js
+        let stream = js
             .get_or_create_stream(stream::Config {
                 name: STREAM.into(),
                 description: Some(description.clone()),
@@ -142,10 +142,9 @@ impl EventLog {
             })
             .await
             .with_context(|| format!("creating the JetStream stream {STREAM} (is JetStream enabled: nats-server -js?)"))?;
+        // get_or_create returns the stream with its configuration as stored.
         let existing = stream
-            .info()
-            .await
-            .context("reading the stream's configuration")?
+            .cached_info()
             .config
             .description
             .clone()

@@ -79,13 +79,11 @@ impl Cluster {
         let leases = log.lease_bucket(ttl).await?;
         let view = Arc::new(Mutex::new(View::default()));
         let (stop, stop_rx) = mpsc::channel(1);
-        let loader = Loader::start(store, live.clone(), args.partitions);
+        let loader = start_loader(store, live.clone(), args.partitions);
         let coordinator = Coordinator {
             node: node.clone(),
-            log: log.clone(),
             leases,
             ttl,
-            view: view.clone(),
             held: BTreeMap::new(),
             parts: PartitionContext {
                 log: log.clone(),
@@ -113,10 +111,6 @@ impl Cluster {
         ))
     }
 
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
     /// Publishes a validated batch to the event log (202 once this returns).
     pub async fn publish(&self, events: &[MessageEvent]) -> Result<Published, LogError> {
         self.log.publish(events).await
@@ -125,7 +119,11 @@ impl Cluster {
     /// Whether this node holds the account's events in its live engine.
     pub fn serves(&self, account: &str) -> bool {
         let p = partition_of(account, self.log.partitions());
-        self.view().serving.contains(&p)
+        self.view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .serving
+            .contains(&p)
     }
 
     fn view(&self) -> View {
@@ -176,11 +174,10 @@ struct Held {
 
 struct Coordinator {
     node: String,
-    log: EventLog,
     leases: kv::Store,
     ttl: Duration,
-    view: Arc<Mutex<View>>,
     held: BTreeMap<u32, Held>,
+    /// Also the event log and the shared view the coordinator reads and updates.
     parts: PartitionContext,
 }
 
@@ -245,7 +242,7 @@ impl Coordinator {
             return;
         };
         let rank = nodes.iter().position(|n| *n == me).unwrap_or(0);
-        let partitions = self.log.partitions();
+        let partitions = self.parts.log.partitions();
         let owned: BTreeSet<u32> = self.held.keys().copied().collect();
         let plan = ownership::plan(&owned, partitions, nodes.len(), rank);
         for p in plan.release {
@@ -275,7 +272,7 @@ impl Coordinator {
     }
 
     fn publish_view(&self, nodes: Option<Vec<String>>) {
-        let mut view = self.view.lock().unwrap_or_else(|e| e.into_inner());
+        let mut view = self.parts.view.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(nodes) = nodes {
             view.nodes = nodes;
         }
@@ -390,7 +387,8 @@ impl Coordinator {
             let _ = h.await;
         }
         let _ = self.leases.delete(format!("node.{}", self.node)).await;
-        self.view
+        self.parts
+            .view
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .owned
@@ -579,52 +577,48 @@ async fn commit(
 }
 
 /// Loads the accounts of newly owned partitions from the store into the
-/// live engine. Requests arriving together share one pass over the store.
-struct Loader;
-
-impl Loader {
-    fn start(
-        store: Store,
-        live: Arc<LiveState>,
-        partitions: u32,
-    ) -> mpsc::UnboundedSender<(u32, oneshot::Sender<()>)> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(u32, oneshot::Sender<()>)>();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                // Let the other partitions taken in the same round join in.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let mut group = vec![first];
-                while let Ok(more) = rx.try_recv() {
-                    group.push(more);
-                }
-                let wanted: HashSet<u32> = group.iter().map(|(p, _)| *p).collect();
-                let started = Instant::now();
-                let set = loop {
-                    let keep = |account: &str| wanted.contains(&partition_of(account, partitions));
-                    match store.load_events_where(keep).await {
-                        Ok(set) => break set,
-                        Err(e) => {
-                            tracing::error!(
-                                error = format!("{e:#}"),
-                                "loading partitions failed; retrying in 2 s"
-                            );
-                            tokio::time::sleep(Duration::from_secs(2)).await;
-                        }
-                    }
-                };
-                let events = set.len();
-                live.add_set(set);
-                tracing::info!(
-                    partitions = ?wanted,
-                    events,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "partitions loaded"
-                );
-                for (_, done) in group {
-                    let _ = done.send(());
-                }
+/// live engine. Requests arriving together share one load.
+fn start_loader(
+    store: Store,
+    live: Arc<LiveState>,
+    partitions: u32,
+) -> mpsc::UnboundedSender<(u32, oneshot::Sender<()>)> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u32, oneshot::Sender<()>)>();
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            // Let the other partitions taken in the same round join in.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut group = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                group.push(more);
             }
-        });
-        tx
-    }
+            let wanted: HashSet<u32> = group.iter().map(|(p, _)| *p).collect();
+            let started = Instant::now();
+            let set = loop {
+                let keep = |account: &str| wanted.contains(&partition_of(account, partitions));
+                match store.load_events_where(keep).await {
+                    Ok(set) => break set,
+                    Err(e) => {
+                        tracing::error!(
+                            error = format!("{e:#}"),
+                            "loading partitions failed; retrying in 2 s"
+                        );
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            };
+            let events = set.len();
+            live.add_set(set);
+            tracing::info!(
+                partitions = ?wanted,
+                events,
+                seconds = started.elapsed().as_secs_f64(),
+                "partitions loaded"
+            );
+            for (_, done) in group {
+                let _ = done.send(());
+            }
+        }
+    });
+    tx
 }

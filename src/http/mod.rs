@@ -49,9 +49,7 @@ impl AppState {
             }),
         }
     }
-}
 
-impl AppState {
     /// Stores a validated batch: committed by the ingestion worker, or, on
     /// a cluster node, acknowledged by the event log (the partition's owner
     /// commits it; conflicts are then counted in its metrics). Errors are

@@ -273,6 +273,23 @@ async fn insert_unnest(
 /// so SQLite packs each page of rows into one JSON array
 /// (`json_group_array`, which escapes every value), and the pages are
 /// parsed on the other cores while the next one is read.
+/// The stored events of `accounts` (PostgreSQL), streamed and decoded as read.
+async fn load_pg_accounts(pool: &PgPool, accounts: &[String]) -> anyhow::Result<EventSet> {
+    let mut set = EventSet::new();
+    if accounts.is_empty() {
+        return Ok(set);
+    }
+    let mut rows = sqlx::query_as::<_, Row>(
+        "SELECT account, channel, id, conversation, sender, at_us, agent FROM events WHERE account = ANY($1)",
+    )
+    .bind(accounts)
+    .fetch(pool);
+    while let Some(row) = rows.try_next().await.context("loading events")? {
+        set.insert(event_of(row)?);
+    }
+    Ok(set)
+}
+
 async fn load_sqlite(pool: &SqlitePool, set: &mut EventSet) -> anyhow::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Vec<MessageEvent>>>(2);
     let pool = pool.clone();
@@ -629,7 +646,9 @@ impl Store {
     }
 
     /// Loads the stored events of the accounts `keep` accepts (a cluster
-    /// node taking partitions over): one pass over the table.
+    /// node taking partitions over). PostgreSQL: the accounts are listed
+    /// first (one short column) and only theirs are read, rather than every
+    /// row sent over and decoded.
     pub async fn load_events_where(&self, keep: impl Fn(&str) -> bool) -> anyhow::Result<EventSet> {
         match self {
             Store::Sqlite(_) => {
@@ -639,27 +658,13 @@ impl Store {
                 }))
             }
             Store::Postgres(pool) => {
-                // The accounts first (one short column), then only their
-                // rows, rather than every row over the wire and decoded.
                 let accounts: Vec<String> =
                     sqlx::query_scalar("SELECT DISTINCT account FROM events")
                         .fetch_all(pool)
                         .await
                         .context("listing accounts")?;
                 let wanted: Vec<String> = accounts.into_iter().filter(|a| keep(a)).collect();
-                let mut set = EventSet::new();
-                if wanted.is_empty() {
-                    return Ok(set);
-                }
-                let mut rows = sqlx::query_as::<_, Row>(
-                    "SELECT account, channel, id, conversation, sender, at_us, agent FROM events WHERE account = ANY($1)",
-                )
-                .bind(&wanted)
-                .fetch(pool);
-                while let Some(row) = rows.try_next().await.context("loading events")? {
-                    set.insert(event_of(row)?);
-                }
-                Ok(set)
+                load_pg_accounts(pool, &wanted).await
             }
         }
     }
@@ -667,21 +672,13 @@ impl Store {
     /// Loads the stored events of one account, or of all (answering for
     /// accounts another cluster node serves).
     pub async fn load_account_events(&self, account: Option<&str>) -> anyhow::Result<EventSet> {
-        let (Store::Postgres(pool), Some(account)) = (self, account) else {
-            return self
-                .load_events_where(|a| account.is_none_or(|want| a == want))
-                .await;
-        };
-        let mut set = EventSet::new();
-        let mut rows = sqlx::query_as::<_, Row>(
-            "SELECT account, channel, id, conversation, sender, at_us, agent FROM events WHERE account = $1",
-        )
-        .bind(account)
-        .fetch(pool);
-        while let Some(row) = rows.try_next().await.context("loading events")? {
-            set.insert(event_of(row)?);
+        match (self, account) {
+            (_, None) => self.load_events().await,
+            (Store::Postgres(pool), Some(account)) => {
+                load_pg_accounts(pool, &[account.to_string()]).await
+            }
+            (Store::Sqlite(_), Some(account)) => self.load_events_where(|a| a == account).await,
         }
-        Ok(set)
     }
 
     /// Number of stored events.
