@@ -5,6 +5,7 @@
 
 use crate::cli::parse_window;
 use crate::domain::Micros;
+use crate::secret::Secret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -38,7 +39,7 @@ pub struct ServeConfig {
     pub database_url: String,
     /// When set, every /v1 route needs `Authorization: Bearer <token>`.
     #[arg(long, env = "REPLYWATCH_API_TOKEN", hide_env_values = true)]
-    pub api_token: Option<String>,
+    pub api_token: Option<Secret>,
     /// Largest accepted request body, in bytes (413 above).
     #[arg(long, env = "REPLYWATCH_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -71,6 +72,11 @@ pub struct ServeConfig {
     /// Most accounts with their own /metrics series; the least busy beyond it are reported as account="_other".
     #[arg(long, env = "REPLYWATCH_MAX_SERIES_ACCOUNTS", default_value_t = 10_000)]
     pub max_series_accounts: usize,
+    /// Series of /metrics in all (about): beyond it the least busy (account, channel)
+    /// pairs are reported as channel="_other", and accounts as account="_other"
+    /// when even one group per account does not fit. Counters with a channel label obey it too.
+    #[arg(long, env = "REPLYWATCH_MAX_SERIES", default_value_t = 200_000)]
+    pub max_series: usize,
     /// Add per-agent series to /metrics (`replywatch_agent_*`, SPEC §3 per agent).
     #[arg(long, env = "REPLYWATCH_AGENT_METRICS")]
     pub agent_metrics: bool,
@@ -79,13 +85,13 @@ pub struct ServeConfig {
     pub max_series_agents: usize,
     /// When set, GET /metrics needs `Authorization: Bearer <token>` (its own token, SPEC §6).
     #[arg(long, env = "REPLYWATCH_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
     /// Bot messages answer requests in the operational figures of /metrics (the badge always counts them).
     #[arg(long, env = "REPLYWATCH_BOTS_COUNT_AS_REPLIES")]
     pub bots_count_as_replies: bool,
     /// Meta webhooks: the verify token of the subscription handshake (GET /webhooks/meta).
     #[arg(long, env = "REPLYWATCH_META_VERIFY_TOKEN", hide_env_values = true)]
-    pub meta_verify_token: Option<String>,
+    pub meta_verify_token: Option<Secret>,
     /// Meta webhooks: app secret(s) that sign deliveries (repeat, or comma-separate, to rotate).
     #[arg(
         long,
@@ -93,7 +99,7 @@ pub struct ServeConfig {
         value_delimiter = ',',
         hide_env_values = true
     )]
-    pub meta_app_secret: Vec<String>,
+    pub meta_app_secret: Vec<Secret>,
     /// App ids whose echoes are the business's automation (`bot`), e.g. your chatbot's app.
     #[arg(long, env = "REPLYWATCH_META_BOT_APP_ID", value_delimiter = ',')]
     pub meta_bot_app_id: Vec<String>,
@@ -130,7 +136,60 @@ pub struct ServeConfig {
     #[arg(long, env = "REPLYWATCH_CALENDAR", value_name = "FILE")]
     pub calendar: Option<PathBuf>,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub cluster: crate::cluster::ClusterArgs,
+}
+
+/// What one client may hold of the server (issue 15): time to send a
+/// request, connections at once, and the stop's grace.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// A request's head (request line and headers) must arrive within this
+    /// (a client that sends half a request is disconnected).
+    #[arg(long, env = "REPLYWATCH_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_window)]
+    pub header_timeout: Micros,
+    /// A request's body must arrive within this (408 otherwise).
+    #[arg(long, env = "REPLYWATCH_BODY_TIMEOUT", default_value = "60s", value_parser = parse_window)]
+    pub body_timeout: Micros,
+    /// Connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "REPLYWATCH_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// On SIGTERM, how long in-flight requests may still run before the
+    /// remaining connections are closed (queued batches are committed either way).
+    #[arg(long, env = "REPLYWATCH_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_window)]
+    pub shutdown_grace: Micros,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        LimitArgs {
+            header_timeout: Micros::from_seconds(10),
+            body_timeout: Micros::from_seconds(60),
+            max_connections: 1024,
+            shutdown_grace: Micros::from_seconds(10),
+        }
+    }
+}
+
+fn std_duration(d: Micros) -> std::time::Duration {
+    std::time::Duration::from_micros(d.0.max(1) as u64)
+}
+
+impl LimitArgs {
+    pub fn body_timeout(&self) -> std::time::Duration {
+        std_duration(self.body_timeout)
+    }
+
+    /// The HTTP server's limits.
+    pub fn server(&self) -> crate::http::ServerLimits {
+        crate::http::ServerLimits {
+            header_timeout: std_duration(self.header_timeout),
+            max_connections: self.max_connections as usize,
+            grace: std_duration(self.shutdown_grace),
+        }
+    }
 }
 
 /// How long events are kept.
@@ -167,6 +226,7 @@ impl ServeConfig {
                 .collect(),
             metrics_refresh: Micros(1_000_000),
             max_series_accounts: 10_000,
+            max_series: 200_000,
             agent_metrics: false,
             max_series_agents: 1_000,
             metrics_token: None,
@@ -182,6 +242,7 @@ impl ServeConfig {
             meta_app_secret: Vec::new(),
             meta_bot_app_id: Vec::new(),
             meta_auto_app_id: Vec::new(),
+            limits: LimitArgs::default(),
             cluster: Default::default(),
         }
     }

@@ -23,10 +23,22 @@ pub enum SubmitError {
     /// The service is shutting down.
     #[error("the ingestion worker has stopped")]
     Stopped,
-    /// The database refused or failed the commit; nothing of the batch is stored.
+    /// The database failed the commit (unreachable, full, locked, too
+    /// slow); nothing of the batch is stored and sending it again later may
+    /// succeed.
     #[error("storing the batch failed: {0:#}")]
     Store(anyhow::Error),
+    /// The database refused this batch's content (a constraint or data
+    /// error): sending it again would fail again. Other batches are not
+    /// affected: a group that fails is retried batch by batch.
+    #[error("the database refused the batch: {0:#}")]
+    Refused(anyhow::Error),
 }
+
+/// Longest a group commit may take before its batches are answered 503
+/// (a silent database must not hold clients forever; SPEC §6's retry is
+/// always safe because storing is idempotent).
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 struct Job {
     events: Vec<MessageEvent>,
@@ -134,6 +146,108 @@ async fn commit_group(
     store.insert_batches(batches).await
 }
 
+/// Commits a group and answers each job; returns the events accepted. When
+/// the group fails and holds several batches, each batch is committed on
+/// its own, so a batch the database refuses fails alone (issue 15) and the
+/// others are stored.
+async fn commit_and_answer(
+    store: &Store,
+    live: &Arc<LiveState>,
+    metrics: &Arc<Metrics>,
+    group: Vec<Job>,
+) -> u64 {
+    let group = match try_commit(store, live, metrics, group).await {
+        Ok(accepted) => return accepted,
+        Err((group, _)) if group.len() > 1 => group,
+        Err((group, e)) => {
+            answer_failure(group, e);
+            return 0;
+        }
+    };
+    tracing::warn!(
+        batches = group.len(),
+        "group commit failed; committing its batches one by one"
+    );
+    let mut accepted = 0;
+    for job in group {
+        match try_commit(store, live, metrics, vec![job]).await {
+            Ok(n) => accepted += n,
+            Err((jobs, e)) => answer_failure(jobs, e),
+        }
+    }
+    accepted
+}
+
+/// Answers every job of a failed commit with the same error.
+fn answer_failure(group: Vec<Job>, e: anyhow::Error) {
+    let refused = crate::store::is_refusal(&e);
+    let message = format!("{e:#}");
+    for job in group {
+        let e = anyhow::anyhow!(message.clone());
+        let _ = job.done.send(Err(match refused {
+            true => SubmitError::Refused(e),
+            false => SubmitError::Store(e),
+        }));
+    }
+}
+
+/// One transaction for `group`; on success the live state is updated and
+/// each job answered. On failure nothing changed (the store rolled back,
+/// the live state was not touched) and the jobs are handed back.
+async fn try_commit(
+    store: &Store,
+    live: &Arc<LiveState>,
+    metrics: &Arc<Metrics>,
+    group: Vec<Job>,
+) -> Result<u64, (Vec<Job>, anyhow::Error)> {
+    let batches: Vec<&[MessageEvent]> = group.iter().map(|j| j.events.as_slice()).collect();
+    let size: usize = batches.iter().map(|b| b.len()).sum();
+    let started = std::time::Instant::now();
+    let result = match tokio::time::timeout(COMMIT_TIMEOUT, commit_group(store, live, &batches)).await
+    {
+        Ok(r) => r,
+        Err(_) => Err(anyhow::anyhow!(
+            "the database did not commit within {} s",
+            COMMIT_TIMEOUT.as_secs()
+        )),
+    };
+    tracing::debug!(
+        batches = batches.len(),
+        events = size,
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "group committed"
+    );
+    drop(batches);
+    let outcomes = match result {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), events = size, "commit failed");
+            return Err((group, e));
+        }
+    };
+    let accepted = outcomes.iter().map(|o| o.accepted).sum::<u64>();
+    let mut answers = Vec::with_capacity(group.len());
+    let mut committed = Vec::with_capacity(group.len());
+    for (job, outcome) in group.into_iter().zip(outcomes) {
+        committed.push(job.events);
+        answers.push((job.done, outcome, job.room));
+    }
+    // Readers see the events before the client hears "stored":
+    // a GET after a 202 always includes them.
+    let (live, metrics) = (live.clone(), metrics.clone());
+    let applied = tokio::task::spawn_blocking(move || {
+        live.apply(committed, |engine, applied| metrics.record(engine, applied))
+    })
+    .await;
+    if let Err(e) = applied {
+        tracing::error!(error = %e, "updating the live state failed");
+    }
+    for (done, outcome, _room) in answers {
+        let _ = done.send(Ok(outcome));
+    }
+    Ok(accepted)
+}
+
 /// Rows in the ingestion log that trigger a merge into `events` (SQLite).
 const MERGE_ROWS: u64 = 200_000;
 /// A quiet spell after which the log is merged anyway.
@@ -194,52 +308,7 @@ async fn run_worker(
                 Err(_) => break,
             }
         }
-        let batches: Vec<&[MessageEvent]> = group.iter().map(|j| j.events.as_slice()).collect();
-        let started = std::time::Instant::now();
-        let result = commit_group(&store, &live, &batches).await;
-        tracing::debug!(
-            batches = batches.len(),
-            events = size,
-            ms = started.elapsed().as_secs_f64() * 1e3,
-            "group committed"
-        );
-        match result {
-            Ok(outcomes) => {
-                logged += outcomes.iter().map(|o| o.accepted).sum::<u64>();
-                let mut answers = Vec::with_capacity(group.len());
-                let mut committed = Vec::with_capacity(group.len());
-                for (job, outcome) in group.into_iter().zip(outcomes) {
-                    committed.push(job.events);
-                    answers.push((job.done, outcome, job.room));
-                }
-                // Readers see the events before the client hears "stored":
-                // a GET after a 202 always includes them.
-                let (live, metrics) = (live.clone(), metrics.clone());
-                let applied = tokio::task::spawn_blocking(move || {
-                    live.apply(committed, |engine, applied| metrics.record(engine, applied))
-                })
-                .await;
-                if let Err(e) = applied {
-                    tracing::error!(error = %e, "updating the live state failed");
-                }
-                for (done, outcome, _room) in answers {
-                    let _ = done.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    events = size,
-                    "group commit failed"
-                );
-                let message = format!("{e:#}");
-                for job in group {
-                    let _ = job
-                        .done
-                        .send(Err(SubmitError::Store(anyhow::anyhow!(message.clone()))));
-                }
-            }
-        }
+        logged += commit_and_answer(&store, &live, &metrics, group).await;
         if logged >= MERGE_ROWS {
             merge(&store, &mut logged).await;
         }

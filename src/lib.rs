@@ -21,6 +21,7 @@
 //! - [`schedule`]: scheduled reports inside `serve`.
 //! - [`deliver`]: e-mail (SMTP) and webhook delivery of scheduled reports.
 //! - [`cluster`]: several nodes on NATS JetStream and one PostgreSQL (`serve --nats`).
+//! - [`secret`]: tokens and app secrets that never print.
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod bench;
@@ -44,6 +45,7 @@ pub mod report;
 pub mod retention;
 #[cfg(feature = "reports")]
 pub mod schedule;
+pub mod secret;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

@@ -3,7 +3,7 @@
 //! windowed, badge and live gauges computed from the engine at scrape time.
 //! "metrics" means Prometheus only; the figures come from the core.
 
-use crate::domain::stats::{OTHER_ACCOUNTS, analyze_windows};
+use crate::domain::stats::{OTHER_ACCOUNTS, OTHER_CHANNELS, analyze_windows};
 use crate::domain::{
     ALL_CHANNELS, AgentStats, AnalyzeOptions, CalendarBook, GroupStats, Micros, Sender,
     StatsReport, Timestamp,
@@ -52,12 +52,45 @@ impl std::str::FromStr for MetricWindow {
     }
 }
 
+/// Which accounts and (account, channel) pairs have their own series;
+/// None: all of them.
+#[derive(Debug, Clone, Default)]
+struct Folding {
+    accounts: Option<Arc<HashSet<String>>>,
+    pairs: Option<Arc<HashSet<(String, String)>>>,
+    /// Channel names that may label the counters (None: any).
+    channels: Option<Arc<HashSet<String>>>,
+}
+
+impl Folding {
+    fn options(&self, opts: &mut AnalyzeOptions) {
+        opts.keep_accounts = self.accounts.clone();
+        opts.keep_channels = self.pairs.clone();
+    }
+
+    /// The channel label of an ingestion counter.
+    fn channel<'a>(&self, channel: &'a str) -> &'a str {
+        match &self.channels {
+            Some(keep) if !keep.contains(channel) => OTHER_CHANNELS,
+            _ => channel,
+        }
+    }
+}
+
+/// Engine series one (account, channel) group costs at most: six windowed
+/// gauges per window (and as many with a business clock), three badge, two
+/// live and four pending-age gauges, and the histogram's 12.
+fn series_per_group(windows: usize) -> usize {
+    12 * windows + 3 + 3 + 4 + 12
+}
+
 /// Every collector of the service, and how gauges are rendered.
 pub struct Metrics {
     registry: Registry,
     ingested: IntCounterVec,
     duplicates: IntCounterVec,
     rejected: IntCounterVec,
+    dead_letters: IntCounterVec,
     first_reply: HistogramVec,
     folded_accounts: IntGauge,
     folded_total: IntCounter,
@@ -68,8 +101,11 @@ pub struct Metrics {
     computed_at: Gauge,
     windows: Vec<MetricWindow>,
     max_accounts: usize,
-    /// Accounts with their own series (None: all of them), as of the last scrape.
-    keep: RwLock<Option<Arc<HashSet<String>>>>,
+    /// `--max-series`: the budget of engine series in all.
+    max_series: usize,
+    folded_pairs: IntGauge,
+    /// How streams are labelled (accounts and pairs kept), as of the last refresh.
+    folding: RwLock<Folding>,
     /// The engine gauges as of the last refresh: their instant and text.
     snapshot: RwLock<Option<(Timestamp, Arc<String>)>>,
 }
@@ -118,6 +154,14 @@ impl Metrics {
             ),
             &["reason"],
         )?;
+        let dead_letters = IntCounterVec::new(
+            Opts::new(
+                "replywatch_dead_letters_total",
+                "Cluster messages set aside in the dead-letter stream (GET /v1/dead-letters), by reason: undecodable, refused.",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(dead_letters.clone()))?;
         let first_reply = HistogramVec::new(
             HistogramOpts::new(
                 "replywatch_first_reply_seconds",
@@ -146,6 +190,11 @@ impl Metrics {
             "replywatch_series_folded_agents",
             "Agents whose series are folded into agent=\"_other\" (beyond --max-series-agents).",
         )?;
+        let folded_pairs = IntGauge::new(
+            "replywatch_series_folded_channels",
+            "(account, channel) pairs folded into channel=\"_other\" (beyond --max-series).",
+        )?;
+        registry.register(Box::new(folded_pairs.clone()))?;
         registry.register(Box::new(dropped_agents.clone()))?;
         registry.register(Box::new(compute_seconds.clone()))?;
         registry.register(Box::new(computed_at.clone()))?;
@@ -164,6 +213,7 @@ impl Metrics {
             ingested,
             duplicates,
             rejected,
+            dead_letters,
             first_reply,
             folded_accounts,
             folded_total,
@@ -173,9 +223,25 @@ impl Metrics {
             computed_at,
             windows,
             max_accounts: max_accounts.max(1),
-            keep: RwLock::new(None),
+            max_series: usize::MAX,
+            folded_pairs,
+            folding: RwLock::new(Folding::default()),
             snapshot: RwLock::new(None),
         })
+    }
+
+    /// Bounds the series in all to about `max_series` (`--max-series`):
+    /// the least busy (account, channel) pairs fold into `channel="_other"`
+    /// and, when even one group per account does not fit, the least busy
+    /// accounts into `account="_other"`.
+    pub fn with_max_series(mut self, max_series: usize) -> Metrics {
+        self.max_series = max_series.max(1);
+        self
+    }
+
+    /// Counts a message set aside in the dead-letter stream.
+    pub fn dead_lettered(&self, reason: &str) {
+        self.dead_letters.with_label_values(&[reason]).inc();
     }
 
     /// Counts refused events (or requests, when the events are unknown).
@@ -183,69 +249,174 @@ impl Metrics {
         self.rejected.with_label_values(&[reason]).inc_by(n);
     }
 
-    fn account_label<'a>(&self, account: &'a str) -> &'a str {
-        match &*self.keep.read().unwrap_or_else(|e| e.into_inner()) {
-            Some(keep) if !keep.contains(account) => OTHER_ACCOUNTS,
-            _ => account,
-        }
+    fn folding(&self) -> Folding {
+        self.folding.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Records what the ingestion worker applied.
+    /// Records what the ingestion worker applied, under the labels of the
+    /// last refresh's folding (new names beyond the budget count as `_other`).
     pub fn record(&self, engine: &Engine, applied: &Applied) {
         let set = engine.set();
+        let folding = self.folding();
+        let mut opts = AnalyzeOptions::new(Timestamp::from_unix_micros(0), Micros(0));
+        folding.options(&mut opts);
         for &(stream, from) in &applied.new {
-            let channel = set.stream(stream).channel.as_str();
+            let channel = folding.channel(set.stream(stream).channel.as_str());
             self.ingested
                 .with_label_values(&[channel, from_label(from)])
                 .inc();
         }
         for &stream in &applied.duplicates {
-            self.duplicates
-                .with_label_values(&[set.stream(stream).channel.as_str()])
-                .inc();
+            let channel = folding.channel(set.stream(stream).channel.as_str());
+            self.duplicates.with_label_values(&[channel]).inc();
         }
         for a in &applied.answered {
             let s = set.stream(a.stream);
-            let account = self.account_label(s.account.as_str());
+            let (account, channel) = opts.labels_of(s.account.as_str(), s.channel.as_str());
             self.first_reply
-                .with_label_values(&[account, s.channel.as_str()])
+                .with_label_values(&[account.as_str(), channel.as_str()])
                 .observe(a.first_reply.as_seconds_f64());
         }
     }
 
-    /// At most `max_accounts` accounts, the busiest by stored events, keep
-    /// their own series; None when all fit.
-    fn choose_accounts(&self, engine: &Engine) -> Option<Arc<HashSet<String>>> {
+    /// Folds the counters' and the histogram's series that the new
+    /// folding no longer keeps: a counter's count moves to its `_other`
+    /// series (totals stay exact); a histogram series is removed (its
+    /// counts cannot be merged; Prometheus sees a counter reset).
+    fn fold_existing_series(&self, folding: &Folding) {
+        use prometheus::core::Collector;
+        let mut opts = AnalyzeOptions::new(Timestamp::from_unix_micros(0), Micros(0));
+        folding.options(&mut opts);
+        let label_sets = |c: &dyn Collector| -> Vec<Vec<(String, String)>> {
+            c.collect()
+                .iter()
+                .flat_map(|family| family.get_metric())
+                .map(|m| {
+                    m.get_label()
+                        .iter()
+                        .map(|l| (l.name().to_string(), l.value().to_string()))
+                        .collect()
+                })
+                .collect()
+        };
+        let value = |labels: &[(String, String)], name: &str| {
+            labels
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        for labels in label_sets(&self.ingested) {
+            let (channel, from) = (value(&labels, "channel"), value(&labels, "from"));
+            let to = folding.channel(&channel);
+            if to != channel {
+                if let Ok(c) = self.ingested.get_metric_with_label_values(&[&channel, &from]) {
+                    let n = c.get();
+                    let _ = self.ingested.remove_label_values(&[&channel, &from]);
+                    self.ingested.with_label_values(&[to, &from]).inc_by(n);
+                }
+            }
+        }
+        for labels in label_sets(&self.duplicates) {
+            let channel = value(&labels, "channel");
+            let to = folding.channel(&channel);
+            if to != channel {
+                if let Ok(c) = self.duplicates.get_metric_with_label_values(&[&channel]) {
+                    let n = c.get();
+                    let _ = self.duplicates.remove_label_values(&[&channel]);
+                    self.duplicates.with_label_values(&[to]).inc_by(n);
+                }
+            }
+        }
+        for labels in label_sets(&self.first_reply) {
+            let (account, channel) = (value(&labels, "account"), value(&labels, "channel"));
+            let kept = match (&folding.accounts, &folding.pairs) {
+                (Some(a), _) if account != OTHER_ACCOUNTS && !a.contains(&account) => false,
+                (_, Some(p)) => channel == OTHER_CHANNELS || p.contains(&(account.clone(), channel.clone())),
+                _ => true,
+            };
+            if !kept {
+                let _ = self.first_reply.remove_label_values(&[&account, &channel]);
+            }
+        }
+    }
+
+    /// Which accounts and pairs keep their own series: at most
+    /// `max_accounts` accounts and about `max_series` series in all, the
+    /// busiest by stored events first (SPEC §5's labels stay bounded
+    /// whatever names clients send, issue 15).
+    fn choose_folding(&self, engine: &Engine) -> Folding {
         let set = engine.set();
+        let mut per_pair: HashMap<(&str, &str), u64> = HashMap::new();
         let mut per_account: HashMap<&str, u64> = HashMap::new();
         for (s, n) in set.streams().iter().zip(engine.stream_events()) {
+            *per_pair.entry((s.account.as_str(), s.channel.as_str())).or_default() += n;
             *per_account.entry(s.account.as_str()).or_default() += n;
         }
-        if per_account.len() <= self.max_accounts {
-            self.folded_accounts.set(0);
-            return None;
+        let groups = (self.max_series / series_per_group(self.windows.len())).max(2);
+        // Each account label needs its "all" group and may need "_other".
+        let max_accounts = self.max_accounts.min(groups / 2).max(1);
+        let mut folding = Folding::default();
+        if per_account.len() > max_accounts {
+            let mut ranked: Vec<(&str, u64)> = per_account.iter().map(|(a, n)| (*a, *n)).collect();
+            ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            folding.accounts = Some(Arc::new(
+                ranked[..max_accounts].iter().map(|(a, _)| a.to_string()).collect(),
+            ));
         }
-        let mut ranked: Vec<(&str, u64)> = per_account.into_iter().collect();
-        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let keep: HashSet<String> = ranked[..self.max_accounts]
-            .iter()
-            .map(|(a, _)| a.to_string())
-            .collect();
-        let folded = ranked.len() - self.max_accounts;
+        let accounts = folding.accounts.clone();
+        let folded = accounts.as_ref().map_or(0, |k| per_account.len() - k.len());
         let previous = self.folded_accounts.get();
         if folded as i64 != previous {
             tracing::warn!(
-                accounts = ranked.len(),
-                kept = self.max_accounts,
+                accounts = per_account.len(),
+                kept = per_account.len() - folded,
                 folded,
-                "more accounts than --max-series-accounts: the least busy are reported as account=\"_other\""
+                "more accounts than the series bounds (--max-series-accounts, --max-series): the least busy are reported as account=\"_other\""
             );
         }
         if folded as i64 > previous {
             self.folded_total.inc_by(folded as u64 - previous as u64);
         }
         self.folded_accounts.set(folded as i64);
-        Some(Arc::new(keep))
+        // Pairs under their account label, busiest first.
+        fn label<'a>(accounts: &Option<Arc<HashSet<String>>>, a: &'a str) -> &'a str {
+            match accounts {
+                Some(k) if !k.contains(a) => OTHER_ACCOUNTS,
+                _ => a,
+            }
+        }
+        let mut labelled: HashMap<(&str, &str), u64> = HashMap::new();
+        let mut labels: HashSet<&str> = HashSet::new();
+        for ((a, c), n) in &per_pair {
+            *labelled.entry((label(&accounts, a), *c)).or_default() += n;
+            labels.insert(label(&accounts, a));
+        }
+        let room = groups.saturating_sub(2 * labels.len());
+        if labelled.len() > room {
+            let mut ranked: Vec<((&str, &str), u64)> = labelled.into_iter().collect();
+            ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let kept: HashSet<(String, String)> = ranked[..room]
+                .iter()
+                .map(|((a, c), _)| (a.to_string(), c.to_string()))
+                .collect();
+            let channels: HashSet<String> = kept.iter().map(|(_, c)| c.clone()).collect();
+            let folded = ranked.len() - room;
+            if folded as i64 != self.folded_pairs.get() {
+                tracing::warn!(
+                    pairs = ranked.len(),
+                    kept = room,
+                    folded,
+                    "more (account, channel) pairs than --max-series allows: the least busy are reported as channel=\"_other\""
+                );
+            }
+            self.folded_pairs.set(folded as i64);
+            folding.pairs = Some(Arc::new(kept));
+            folding.channels = Some(Arc::new(channels));
+        } else {
+            self.folded_pairs.set(0);
+        }
+        folding
     }
 
     /// The whole exposition at instant `now`, computed now.
@@ -297,8 +468,9 @@ impl Metrics {
     }
 
     fn render_gauges(&self, engine: &Engine, now: Timestamp, calendars: &CalendarBook) -> String {
-        let keep = self.choose_accounts(engine);
-        *self.keep.write().unwrap_or_else(|e| e.into_inner()) = keep.clone();
+        let folding = self.choose_folding(engine);
+        self.fold_existing_series(&folding);
+        *self.folding.write().unwrap_or_else(|e| e.into_inner()) = folding.clone();
         let mut lengths: Vec<Micros> = self.windows.iter().map(|w| w.length).collect();
         if !lengths.contains(&BADGE_WINDOW) {
             lengths.push(BADGE_WINDOW);
@@ -306,7 +478,7 @@ impl Metrics {
         let longest = lengths.iter().copied().max().unwrap_or(BADGE_WINDOW);
         let mut opts = AnalyzeOptions::new(now, longest);
         opts.bots_count_as_replies = engine.operational().bots_reply;
-        opts.keep_accounts = keep.clone();
+        folding.options(&mut opts);
         if let Some(max) = self.max_agents {
             opts.by_agent = true;
             opts.keep_agents = self.choose_agents(engine, max);
@@ -328,7 +500,7 @@ impl Metrics {
         self.windowed_gauges(&mut out, &reports, business.as_deref(), &has_calendar);
         badge_gauges(&mut out, &reports[position(BADGE_WINDOW)]);
         let longest_at = position(longest);
-        let older = pending_older_than(engine, now, longest, keep.as_deref());
+        let older = pending_older_than(engine, now, longest, &opts);
         let business_live = business.as_ref().map(|b| &b[longest_at]);
         live_gauges(
             &mut out,
@@ -542,7 +714,7 @@ fn pending_older_than(
     engine: &Engine,
     now: Timestamp,
     longest: Micros,
-    keep: Option<&HashSet<String>>,
+    labels: &AnalyzeOptions,
 ) -> HashMap<(String, String), [u64; 4]> {
     let set = engine.set();
     let start = now.minus(longest);
@@ -560,11 +732,8 @@ fn pending_older_than(
     }
     let mut out: HashMap<(String, String), [u64; 4]> = HashMap::new();
     for (s, counts) in set.streams().iter().zip(per_stream) {
-        let account = match keep {
-            Some(k) if !k.contains(s.account.as_str()) => OTHER_ACCOUNTS.to_string(),
-            _ => s.account.to_string(),
-        };
-        for channel in [s.channel.as_str(), ALL_CHANNELS] {
+        let (account, channel) = labels.labels_of(s.account.as_str(), s.channel.as_str());
+        for channel in [channel.as_str(), ALL_CHANNELS] {
             let e = out
                 .entry((account.clone(), channel.to_string()))
                 .or_default();

@@ -56,7 +56,8 @@ impl Application {
             config.metrics_windows.clone(),
             config.max_series_accounts,
             config.agent_metrics.then_some(config.max_series_agents),
-        )?);
+        )?
+        .with_max_series(config.max_series));
         let (ingest, worker) = IngestQueue::start(
             store.clone(),
             live.clone(),
@@ -92,6 +93,7 @@ impl Application {
                     store.clone(),
                     live.clone(),
                     ingest.clone(),
+                    metrics.clone(),
                 )
                 .await?;
                 Some((cluster, coordinator))
@@ -176,9 +178,8 @@ impl Application {
         let store = state.store.clone();
         let cluster = state.cluster.clone();
         tracing::info!(addr = %listener.local_addr()?, "replywatch serving");
-        let served = axum::serve(listener, router(state))
-            .with_graceful_shutdown(stop)
-            .await;
+        let limits = state.config.limits.server();
+        let served = crate::http::serve(listener, router(state), limits, stop).await;
         // A cluster node hands its partitions over (each finishes and
         // acknowledges its current pull) and drops its queue senders.
         if let (Some(cluster), Some(coordinator)) = (cluster, coordinator) {

@@ -14,6 +14,12 @@ use std::time::Duration;
 pub const STREAM: &str = "REPLYWATCH_EVENTS";
 pub const SUBJECT_PREFIX: &str = "replywatch.events";
 pub const LEASE_BUCKET: &str = "replywatch_leases";
+/// Messages an owner could not decode, or whose events the database
+/// refused: kept here (limits retention, 30 days), counted, logged and
+/// listed by `GET /v1/dead-letters` — never dropped, never retried forever.
+pub const DEAD_STREAM: &str = "REPLYWATCH_DEAD";
+pub const DEAD_SUBJECT_PREFIX: &str = "replywatch.dead";
+const DEAD_MAX_AGE: Duration = Duration::from_secs(30 * 86_400);
 /// NATS refuses payloads over 1 MiB by default; a chunk stays well below.
 pub const MAX_CHUNK_BYTES: usize = 512 * 1024;
 /// JetStream drops a message whose id it saw within this window.
@@ -114,7 +120,23 @@ pub fn decode(payload: &[u8]) -> Result<Vec<MessageEvent>, String> {
 pub struct EventLog {
     js: jetstream::Context,
     stream: stream::Stream,
+    dead: stream::Stream,
     partitions: u32,
+}
+
+/// One dead letter, as `GET /v1/dead-letters` lists it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct DeadLetter {
+    /// Its sequence number in the dead-letter stream.
+    pub seq: u64,
+    pub partition: u32,
+    /// When it was set aside (RFC 3339).
+    pub at: String,
+    /// Why: the decoding error, or the database's refusal.
+    pub reason: String,
+    /// Size of the original message, and its first line (at most 512 bytes).
+    pub bytes: usize,
+    pub first_line: String,
 }
 
 impl EventLog {
@@ -153,9 +175,22 @@ impl EventLog {
             existing == description,
             "the cluster's stream {STREAM} was created with {existing:?}, but this node was started with --partitions {partitions}; every node must use the cluster's number"
         );
+        let dead = js
+            .get_or_create_stream(stream::Config {
+                name: DEAD_STREAM.into(),
+                description: Some("replywatch messages set aside (undecodable or refused)".into()),
+                subjects: vec![format!("{DEAD_SUBJECT_PREFIX}.*")],
+                retention: stream::RetentionPolicy::Limits,
+                storage: stream::StorageType::File,
+                max_age: DEAD_MAX_AGE,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("creating the JetStream stream {DEAD_STREAM}"))?;
         Ok(EventLog {
             js,
             stream,
+            dead,
             partitions,
         })
     }
@@ -189,6 +224,64 @@ impl EventLog {
             }
         }
         Ok(published)
+    }
+
+    /// Sets a message aside in the dead-letter stream with its reason;
+    /// returns once JetStream stored it (only then may the original be
+    /// acknowledged).
+    pub async fn dead_letter(
+        &self,
+        partition: u32,
+        payload: &[u8],
+        reason: &str,
+    ) -> Result<(), LogError> {
+        let fail = |e: &dyn std::fmt::Display| LogError(e.to_string());
+        let mut headers = async_nats::HeaderMap::new();
+        // Header values are one line: the reason's own line breaks go.
+        let one_line: String = reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(1000).collect();
+        headers.insert("Replywatch-Reason", one_line.as_str());
+        headers.insert("Replywatch-Partition", partition.to_string().as_str());
+        self.js
+            .publish_with_headers(
+                format!("{DEAD_SUBJECT_PREFIX}.{partition}"),
+                headers,
+                payload.to_vec().into(),
+            )
+            .await
+            .map_err(|e| fail(&e))?
+            .await
+            .map_err(|e| fail(&e))?;
+        Ok(())
+    }
+
+    /// The newest `limit` dead letters, newest first.
+    pub async fn dead_letters(&self, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
+        let mut dead = self.dead.clone();
+        let state = dead.info().await.context("reading the dead-letter stream")?.state.clone();
+        let mut out = Vec::new();
+        let mut seq = state.last_sequence;
+        while seq >= state.first_sequence.max(1) && out.len() < limit {
+            if let Ok(m) = dead.get_raw_message(seq).await {
+                let header = |name: &str| {
+                    m.headers
+                        .get(name)
+                        .map(|v| v.as_str().to_string())
+                        .unwrap_or_default()
+                };
+                let first = m.payload.split(|&b| b == b'\n').next().unwrap_or_default();
+                let first = &first[..first.len().min(512)];
+                out.push(DeadLetter {
+                    seq,
+                    partition: header("Replywatch-Partition").parse().unwrap_or_default(),
+                    at: m.time.to_string(),
+                    reason: header("Replywatch-Reason"),
+                    bytes: m.payload.len(),
+                    first_line: String::from_utf8_lossy(first).into_owned(),
+                });
+            }
+            seq -= 1;
+        }
+        Ok(out)
     }
 
     /// Messages not yet committed and acknowledged, over every partition:

@@ -24,7 +24,7 @@ pub mod log;
 pub mod node;
 pub mod ownership;
 
-pub use log::{EventLog, LogError, Published};
+pub use log::{DeadLetter, EventLog, LogError, Published};
 pub use node::{Cluster, ClusterStatus};
 
 use crate::cli::parse_window;

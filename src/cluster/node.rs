@@ -71,6 +71,7 @@ impl Cluster {
         store: Store,
         live: Arc<LiveState>,
         ingest: IngestQueue,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<(Arc<Cluster>, JoinHandle<()>)> {
         let url = args.nats.as_deref().unwrap_or("nats://127.0.0.1:4222");
         let node = super::node_id(args.node_id.as_deref())?;
@@ -87,6 +88,7 @@ impl Cluster {
             held: BTreeMap::new(),
             parts: PartitionContext {
                 log: log.clone(),
+                metrics,
                 live,
                 ingest,
                 loader,
@@ -114,6 +116,11 @@ impl Cluster {
     /// Publishes a validated batch to the event log (202 once this returns).
     pub async fn publish(&self, events: &[MessageEvent]) -> Result<Published, LogError> {
         self.log.publish(events).await
+    }
+
+    /// The newest dead letters of the cluster (`GET /v1/dead-letters`).
+    pub async fn dead_letters(&self, limit: usize) -> anyhow::Result<Vec<super::log::DeadLetter>> {
+        self.log.dead_letters(limit).await
     }
 
     /// Whether this node holds the account's events in its live engine.
@@ -158,6 +165,7 @@ impl Cluster {
 #[derive(Clone)]
 struct PartitionContext {
     log: EventLog,
+    metrics: Arc<crate::metrics::Metrics>,
     live: Arc<LiveState>,
     ingest: IngestQueue,
     loader: mpsc::UnboundedSender<(u32, oneshot::Sender<()>)>,
@@ -501,21 +509,35 @@ async fn consume(p: u32, ctx: &PartitionContext, mut stop: watch::Receiver<bool>
                 }
                 None => break,
             };
-            let mut messages = vec![first];
-            let mut events = Vec::new();
-            take_events(p, &messages[0], &mut events);
-            while events.len() < EVENTS_PER_COMMIT {
-                match pull.next().now_or_never() {
-                    Some(Some(Ok(m))) => {
-                        take_events(p, &m, &mut events);
-                        messages.push(m);
+            let started = Instant::now();
+            let mut messages = Vec::new();
+            let mut batches: Vec<(usize, Vec<MessageEvent>)> = Vec::new();
+            let mut n_events = 0;
+            let mut next = Some(first);
+            while let Some(m) = next.take() {
+                match decode(&m.payload) {
+                    Ok(events) => {
+                        n_events += events.len();
+                        batches.push((messages.len(), events));
                     }
-                    _ => break,
+                    // Issue 15: never dropped, never retried forever.
+                    Err(e) => {
+                        if !set_aside(p, ctx, &m, "undecodable", &e, &mut stop).await {
+                            return;
+                        }
+                    }
+                }
+                messages.push(m);
+                if n_events < EVENTS_PER_COMMIT {
+                    if let Some(Some(Ok(m))) = pull.next().now_or_never() {
+                        next = Some(m);
+                    }
                 }
             }
-            let (n_messages, n_events, started) = (messages.len(), events.len(), Instant::now());
-            if !commit(p, &ctx.ingest, events, &mut stop).await {
-                return; // unacknowledged: delivered again after ACK_WAIT
+            let n_messages = messages.len();
+            match commit_all(p, ctx, &messages, batches, &mut stop).await {
+                true => {}
+                false => return, // unacknowledged: delivered again after ACK_WAIT
             }
             tracing::debug!(
                 partition = p,
@@ -534,34 +556,99 @@ async fn consume(p: u32, ctx: &PartitionContext, mut stop: watch::Receiver<bool>
     }
 }
 
-/// Decodes a message into `events`; a message replywatch did not write is
-/// logged and dropped (acknowledged with the rest so it never loops).
-fn take_events(p: u32, m: &async_nats::jetstream::Message, events: &mut Vec<MessageEvent>) {
-    match decode(&m.payload) {
-        Ok(decoded) => events.extend(decoded),
-        Err(e) => {
-            tracing::error!(partition = p, subject = %m.subject, error = e, "dropping a message that is not replywatch events")
+/// Sets a message aside in the dead-letter stream, counts and logs it;
+/// false when told to stop before JetStream stored it (the original then
+/// stays unacknowledged and comes back).
+async fn set_aside(
+    p: u32,
+    ctx: &PartitionContext,
+    m: &async_nats::jetstream::Message,
+    kind: &'static str,
+    reason: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    tracing::error!(
+        partition = p,
+        subject = %m.subject,
+        kind,
+        reason,
+        "setting a message aside in the dead-letter stream {}",
+        super::log::DEAD_STREAM
+    );
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match ctx.log.dead_letter(p, &m.payload, &format!("{kind}: {reason}")).await {
+            Ok(()) => {
+                ctx.metrics.dead_lettered(kind);
+                return true;
+            }
+            Err(e) => tracing::warn!(partition = p, error = %e, "storing a dead letter failed; retrying"),
         }
+        if pause(stop, delay).await {
+            return false;
+        }
+        delay = (delay * 2).min(ACK_WAIT / 4);
     }
 }
 
+/// Commits the events of a pull's messages in one group; when the
+/// database refuses the group, message by message, setting aside the
+/// ones it refuses (a poison message stops neither the partition nor the
+/// messages beside it). False when stopping before everything was done.
+async fn commit_all(
+    p: u32,
+    ctx: &PartitionContext,
+    messages: &[async_nats::jetstream::Message],
+    batches: Vec<(usize, Vec<MessageEvent>)>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let all: Vec<MessageEvent> = batches.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
+    match commit(p, &ctx.ingest, all, stop).await {
+        Committed::Yes => return true,
+        Committed::Stopped => return false,
+        Committed::Refused(_) => {}
+    }
+    for (i, events) in batches {
+        match commit(p, &ctx.ingest, events, stop).await {
+            Committed::Yes => {}
+            Committed::Stopped => return false,
+            Committed::Refused(why) => {
+                if !set_aside(p, ctx, &messages[i], "refused", &why, stop).await {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// How a commit through the worker ended.
+enum Committed {
+    Yes,
+    /// The database refused the content (retrying cannot help).
+    Refused(String),
+    /// The worker stopped, or the partition was told to stop.
+    Stopped,
+}
+
 /// Commits through the ingestion worker, waiting out a full queue or a
-/// database outage; false when the worker has stopped, or when told to stop
-/// while waiting.
+/// database outage (the database failing is retried with backoff; the
+/// database refusing the data is not).
 async fn commit(
     p: u32,
     ingest: &IngestQueue,
     events: Vec<MessageEvent>,
     stop: &mut watch::Receiver<bool>,
-) -> bool {
+) -> Committed {
     if events.is_empty() {
-        return true;
+        return Committed::Yes;
     }
     let mut delay = Duration::from_millis(20);
     loop {
         match ingest.submit(events.clone()).await {
-            Ok(_) => return true,
-            Err(SubmitError::Stopped) => return false,
+            Ok(_) => return Committed::Yes,
+            Err(SubmitError::Stopped) => return Committed::Stopped,
+            Err(SubmitError::Refused(e)) => return Committed::Refused(format!("{e:#}")),
             Err(SubmitError::QueueFull) => {}
             Err(SubmitError::Store(e)) => tracing::warn!(
                 partition = p,
@@ -570,7 +657,7 @@ async fn commit(
             ),
         }
         if pause(stop, delay).await {
-            return false;
+            return Committed::Stopped;
         }
         delay = (delay * 2).min(ACK_WAIT / 4);
     }

@@ -58,6 +58,13 @@ pub struct CalendarSpec {
     holidays: Vec<String>,
 }
 
+/// Most opening intervals one weekday may hold (issue 15: 1,440 a day were
+/// accepted, and business seconds are summed interval by interval under
+/// the engine's lock). 48 is a split every half hour.
+pub const MAX_INTERVALS_PER_DAY: usize = 48;
+/// Most holidays one calendar may hold: 25 a year for 40 years.
+pub const MAX_HOLIDAYS: usize = 1_000;
+
 fn parse_clock(s: &str, allow_24: bool) -> Option<u32> {
     let b = s.as_bytes();
     if b.len() != 5
@@ -99,6 +106,15 @@ impl CalendarSpec {
                     ),
                 ));
             };
+            if intervals.len() > MAX_INTERVALS_PER_DAY {
+                return Err(err(
+                    format!("{path}.weekly.{day}"),
+                    format!(
+                        "{} intervals, at most {MAX_INTERVALS_PER_DAY} allowed",
+                        intervals.len()
+                    ),
+                ));
+            }
             let mut parsed = Vec::with_capacity(intervals.len());
             for (i, (start, end)) in intervals.iter().enumerate() {
                 let at = format!("{path}.weekly.{day}[{i}]");
@@ -132,6 +148,15 @@ impl CalendarSpec {
                 }
             }
             weekly[d] = parsed.into_iter().map(|(s, e, _)| (s, e)).collect();
+        }
+        if self.holidays.len() > MAX_HOLIDAYS {
+            return Err(err(
+                format!("{path}.holidays"),
+                format!(
+                    "{} holidays, at most {MAX_HOLIDAYS} allowed",
+                    self.holidays.len()
+                ),
+            ));
         }
         let mut holidays = BTreeSet::new();
         for (i, h) in self.holidays.iter().enumerate() {
@@ -384,6 +409,33 @@ mod tests {
                 "{json}"
             );
         }
+    }
+
+    #[test]
+    fn a_calendar_larger_than_the_limits_is_refused_naming_the_part() {
+        // Issue 15: 1,440 intervals a day and 200,000 holidays were accepted.
+        let minutes: Vec<String> = (0..MAX_INTERVALS_PER_DAY + 1)
+            .map(|i| format!(r#"["{:02}:{:02}","{:02}:{:02}"]"#, i / 60, i % 60, i / 60, i % 60 + 1))
+            .collect();
+        let json = format!(
+            r#"{{"default":{{"timezone":"UTC","weekly":{{"tue":[{}]}}}}}}"#,
+            minutes.join(",")
+        );
+        let e = CalendarBook::from_json(&json).unwrap_err();
+        assert_eq!(e.path, "default.weekly.tue");
+        assert!(e.reason.contains("at most 48"), "{}", e.reason);
+        let days: Vec<String> = (0..=MAX_HOLIDAYS)
+            .map(|i| format!(r#""{}""#, NaiveDate::from_num_days_from_ce_opt(740_000 + i as i32).unwrap()))
+            .collect();
+        let json = format!(r#"{{"default":{{"timezone":"UTC","holidays":[{}]}}}}"#, days.join(","));
+        assert_eq!(CalendarBook::from_json(&json).unwrap_err().path, "default.holidays");
+        // At the limits, accepted.
+        let json = format!(
+            r#"{{"default":{{"timezone":"UTC","weekly":{{"tue":[{}]}},"holidays":[{}]}}}}"#,
+            minutes[..MAX_INTERVALS_PER_DAY].join(","),
+            days[..MAX_HOLIDAYS].join(",")
+        );
+        assert!(CalendarBook::from_json(&json).is_ok());
     }
 
     #[test]

@@ -259,15 +259,24 @@ fn string_field<T>(
     None
 }
 
+/// SPEC §1's range of instants, as said in errors.
+const RANGE: &str = "is outside 1970-01-01T00:00:00Z … 9999-12-31T23:59:59.999999Z";
+
 fn parse_at(value: Option<JsonValue<'_>>) -> Result<Timestamp, FieldError> {
     const EXPECTED: &str =
         "expected an RFC 3339 timestamp with offset or integer unix seconds/milliseconds";
     let err = |got: &dyn fmt::Display| field_error("at", format!("{EXPECTED}, got {got}"));
     match value {
         None => Err(field_error("at", "missing")),
-        Some(JsonValue::Str(s)) => parse_rfc3339(&s).ok_or_else(|| err(&JsonValue::Str(s))),
+        Some(JsonValue::Str(s)) => parse_rfc3339(&s).ok_or_else(|| {
+            match chrono::DateTime::parse_from_rfc3339(&s) {
+                // A well-formed time outside SPEC §1's range.
+                Ok(_) => field_error("at", format!("{} {RANGE}", JsonValue::Str(s))),
+                Err(_) => err(&JsonValue::Str(s)),
+            }
+        }),
         Some(JsonValue::UInt(n)) => {
-            from_unix_integer(n).ok_or_else(|| field_error("at", format!("{n} is out of range")))
+            from_unix_integer(n).ok_or_else(|| field_error("at", format!("{n} {RANGE}")))
         }
         Some(JsonValue::NegInt(n)) => Err(field_error(
             "at",
@@ -277,7 +286,7 @@ fn parse_at(value: Option<JsonValue<'_>>) -> Result<Timestamp, FieldError> {
         // (as JSON Schema's `integer` says); 1730455200.5 is not.
         Some(JsonValue::Float(x)) if x >= 0.0 && x.fract() == 0.0 && x < 1.8e19 => {
             from_unix_integer(x as u64)
-                .ok_or_else(|| field_error("at", format!("{x} is out of range")))
+                .ok_or_else(|| field_error("at", format!("{x} {RANGE}")))
         }
         Some(other) => Err(err(&other)),
     }
@@ -463,6 +472,24 @@ mod tests {
             first_error(&GOOD.replace("\"2026-11-01T09:00:00Z\"", "-1")).contains("non-negative")
         );
         assert!(first_error(&GOOD.replace("\"2026-11-01T09:00:00Z\"", "1.5")).contains("got 1.5"));
+    }
+
+    #[test]
+    fn a_year_before_1970_is_refused_naming_the_range() {
+        // Issue 15: year −1 was accepted, printed as "-0001-…" into the
+        // cluster's log and dropped by the owner after the 202.
+        let bad = GOOD.replace("2026-11-01T09:00:00Z", "0000-01-01T00:00:00+00:01");
+        let why = first_error(&bad);
+        assert!(why.starts_with("field \"at\"") && why.contains("outside 1970"), "{why}");
+    }
+
+    #[test]
+    fn a_nul_in_an_id_is_refused_naming_the_field() {
+        // Issue 15: PostgreSQL refused such a row, failing every retry.
+        let why = first_error(&GOOD.replace("\"m1\"", "\"m\\u0000\""));
+        assert!(why.starts_with("field \"id\"") && why.contains("U+0000"), "{why}");
+        let why = first_error(&GOOD.replace("\"acme\"", "\"ac\\r\\nme\""));
+        assert!(why.starts_with("field \"account\""), "{why}");
     }
 
     #[test]

@@ -9,12 +9,30 @@ use std::fmt;
 /// Longest accepted id, account, conversation or agent name, in bytes (SPEC §1).
 pub const MAX_ID_BYTES: usize = 256;
 
+/// SPEC §1: 1–256 bytes of UTF-8 with no control character (U+0000–U+001F,
+/// U+007F). These strings end up in database rows, folder names, e-mail
+/// headers, HTML and CSV cells: a NUL or a line break there is never a name.
 fn check_length(s: &str) -> Result<(), String> {
     match s.len() {
-        0 => Err("must not be empty".into()),
-        n if n > MAX_ID_BYTES => Err(format!("is {n} bytes long, at most {MAX_ID_BYTES} allowed")),
-        _ => Ok(()),
+        0 => return Err("must not be empty".into()),
+        n if n > MAX_ID_BYTES => {
+            return Err(format!("is {n} bytes long, at most {MAX_ID_BYTES} allowed"));
+        }
+        _ => {}
     }
+    match s.bytes().position(is_control) {
+        Some(at) => Err(format!(
+            "holds the control character U+{:04X} at byte {at}; control characters (U+0000-U+001F, U+007F) are not allowed",
+            s.as_bytes()[at]
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A control character of SPEC §1. Bytes ≥ 0x80 are parts of multi-byte
+/// UTF-8 characters, never one of these.
+fn is_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
 }
 
 macro_rules! id_type {
@@ -120,6 +138,22 @@ mod tests {
         assert!(ChannelName::parse("Messenger").is_err());
         assert!(ChannelName::parse("").is_err());
         assert!(ChannelName::parse(&"x".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_string() {
+        for bad in ["a\u{0}b", "line\nbreak", "cr\r", "tab\there", "del\u{7f}", "\u{1f}"] {
+            assert!(EventId::parse(bad).is_err(), "{bad:?}");
+            assert!(AccountId::parse(bad).is_err(), "{bad:?}");
+            assert!(ConversationId::parse(bad).is_err(), "{bad:?}");
+            assert!(AgentName::parse(bad).is_err(), "{bad:?}");
+        }
+        let why = EventId::parse("a\u{0}b").unwrap_err();
+        assert!(why.contains("U+0000") && why.contains("byte 1"), "{why}");
+        // Non-ASCII text is fine, including characters whose UTF-8 bytes
+        // are ≥ 0x80 (never mistaken for control bytes).
+        assert!(AccountId::parse("Café Zürich — 東京").is_ok());
+        assert!(AccountId::parse("\u{85}next-line").is_ok(), "C1 controls are not in SPEC §1's set");
     }
 
     #[test]

@@ -28,8 +28,30 @@ pub struct AnalyzeOptions {
     /// When set, accounts outside it are reported together as
     /// [`OTHER_ACCOUNTS`] (the service's bound on metric series).
     pub keep_accounts: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+    /// When set, the (account label, channel) pairs outside it are
+    /// reported as channel [`OTHER_CHANNELS`] of their account label (the
+    /// service's total series budget).
+    pub keep_channels: Option<std::sync::Arc<std::collections::HashSet<(String, String)>>>,
     /// With `by_agent`: when set, agents outside it share one row, `_other`.
     pub keep_agents: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+}
+
+impl AnalyzeOptions {
+    /// The (account, channel) labels a stream is reported under, after
+    /// `keep_accounts` and `keep_channels` folded it.
+    pub fn labels_of(&self, account: &str, channel: &str) -> (String, String) {
+        let account = match &self.keep_accounts {
+            Some(keep) if !keep.contains(account) => OTHER_ACCOUNTS.to_string(),
+            _ => account.to_string(),
+        };
+        let channel = match &self.keep_channels {
+            Some(keep) if !keep.contains(&(account.clone(), channel.to_string())) => {
+                OTHER_CHANNELS.to_string()
+            }
+            _ => channel.to_string(),
+        };
+        (account, channel)
+    }
 }
 
 impl AnalyzeOptions {
@@ -41,6 +63,7 @@ impl AnalyzeOptions {
             by_agent: false,
             calendars: CalendarBook::default(),
             keep_accounts: None,
+            keep_channels: None,
             keep_agents: None,
         }
     }
@@ -471,6 +494,8 @@ const OTHER_AGENT: AgentIdx = NO_AGENT - 1;
 
 /// The account name reported for accounts folded by [`AnalyzeOptions::keep_accounts`].
 pub const OTHER_ACCOUNTS: &str = "_other";
+/// The channel name reported for pairs folded by [`AnalyzeOptions::keep_channels`].
+pub const OTHER_CHANNELS: &str = "_other";
 
 /// Computes the SPEC §3 figures of every group over the distinct events of `set`.
 pub fn analyze(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
@@ -495,12 +520,6 @@ pub fn analyze_windows(
     source: &impl RequestSource,
 ) -> Vec<StatsReport> {
     // Each stream feeds its own group and its account's "all" group.
-    let account_name = |a: &'_ str| -> String {
-        match &opts.keep_accounts {
-            Some(keep) if !keep.contains(a) => OTHER_ACCOUNTS.to_string(),
-            _ => a.to_string(),
-        }
-    };
     let mut group_index: HashMap<(String, String), usize> = HashMap::new();
     let mut keys: Vec<(String, String)> = Vec::new();
     let mut index_of = |account: String, channel: &str| -> usize {
@@ -514,8 +533,8 @@ pub fn analyze_windows(
     let mut stream_groups: Vec<(usize, usize)> = Vec::with_capacity(set.streams().len());
     let mut clocks: Vec<Clock> = Vec::with_capacity(set.streams().len());
     for s in set.streams() {
-        let account = account_name(s.account.as_str());
-        let own = index_of(account.clone(), s.channel.as_str());
+        let (account, channel) = opts.labels_of(s.account.as_str(), s.channel.as_str());
+        let own = index_of(account.clone(), &channel);
         let all = index_of(account, ALL_CHANNELS);
         stream_groups.push((own, all));
         clocks.push(Clock::for_account(&opts.calendars, s.account.as_str()));

@@ -9,8 +9,15 @@ use std::fmt;
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 /// An integer `at` above this is unix milliseconds, below it unix seconds (SPEC §1).
 const MILLIS_THRESHOLD: u64 = 100_000_000_000;
-/// Largest accepted instant: 9999-12-31T23:59:59.999999Z.
+/// Largest accepted instant: 9999-12-31T23:59:59.999999Z (SPEC §1).
 const MAX_MICROS: i64 = 253_402_300_799_999_999;
+
+/// Whether `micros` lies in SPEC §1's range 1970-01-01T00:00:00Z …
+/// 9999-12-31T23:59:59.999999Z: every stored instant prints as a four-digit
+/// year and parses back (a year −1 would not, in NATS messages and files).
+fn in_range(micros: i64) -> bool {
+    (0..=MAX_MICROS).contains(&micros)
+}
 
 /// A UTC instant with microsecond precision (SPEC §1: finer fractions are
 /// truncated). Kept as one integer so that sorting and arithmetic over
@@ -98,7 +105,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     // Rare forms (leap second, lowercase separators) go through chrono.
     let dt = DateTime::parse_from_rfc3339(s).ok()?;
     let micros = dt.timestamp_micros();
-    (micros <= MAX_MICROS).then_some(Timestamp(micros))
+    in_range(micros).then_some(Timestamp(micros))
 }
 
 /// Converts an integer `at` (unix seconds, or milliseconds above 1e11).
@@ -109,7 +116,7 @@ pub fn from_unix_integer(n: u64) -> Option<Timestamp> {
         n.checked_mul(1_000_000)?
     };
     let micros = i64::try_from(micros).ok()?;
-    (micros <= MAX_MICROS).then_some(Timestamp(micros))
+    in_range(micros).then_some(Timestamp(micros))
 }
 
 fn digits(b: &[u8]) -> Option<i64> {
@@ -195,7 +202,7 @@ fn parse_rfc3339_fast(b: &[u8]) -> Option<Timestamp> {
     };
     let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - offset_seconds;
     let micros = secs * MICROS_PER_SECOND + frac_micros;
-    (micros <= MAX_MICROS).then_some(Timestamp(micros))
+    in_range(micros).then_some(Timestamp(micros))
 }
 
 /// Error of [`parse_duration`], naming what was wrong.
@@ -275,11 +282,37 @@ mod tests {
             "1970-01-01T00:00:00Z",
             "2024-02-29T23:59:59.999999Z",
             "2026-11-01T09:30:00.250+01:00",
-            "1969-12-31T23:59:59Z",
+            "1970-01-01T01:00:00+01:00",
+            "9999-12-31T23:59:59.999999Z",
             "2000-03-01T00:00:00.1-00:30",
         ] {
             let chrono = DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros();
             assert_eq!(ts(s), chrono, "{s}");
+        }
+    }
+
+    #[test]
+    fn instants_outside_1970_to_9999_are_refused_whatever_the_offset() {
+        // SPEC §1: the year −1 would print as "-0001-…" and never parse back.
+        for s in [
+            "0000-01-01T00:00:00+00:01",
+            "1969-12-31T23:59:59.999999Z",
+            "1970-01-01T00:59:59+01:00",
+            "9999-12-31T23:59:59-00:01",
+        ] {
+            assert_eq!(parse_rfc3339(s), None, "{s}");
+        }
+        assert_eq!(ts("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(ts("9999-12-31T23:59:59.999999Z"), MAX_MICROS);
+        assert_eq!(from_unix_integer(0), Some(Timestamp(0)));
+        assert_eq!(from_unix_integer(253_402_300_800_000), None);
+    }
+
+    #[test]
+    fn every_accepted_instant_prints_as_rfc3339_that_parses_back() {
+        for micros in [0, 1, 86_399_999_999, 1_730_455_200_123_456, MAX_MICROS] {
+            let t = Timestamp(micros);
+            assert_eq!(parse_rfc3339(&t.to_string()), Some(t), "{t}");
         }
     }
 

@@ -70,6 +70,10 @@ pub async fn get_calendar(
     }
 }
 
+/// A calendar is a few hundred bytes; 256 KiB holds the largest one the
+/// limits of `domain::calendar` allow.
+const MAX_CALENDAR_BYTES: usize = 256 * 1024;
+
 /// Sets an account's business hours.
 #[utoipa::path(put, path = "/v1/accounts/{account}/calendar", tag = "calendars",
     params(("account" = String, Path, description = "The business account")),
@@ -90,7 +94,13 @@ pub async fn put_calendar(
     body: Body,
 ) -> ApiResult<Json<AccountCalendar>> {
     account_param(&account)?;
-    let bytes = super::events::read_body(&headers, body, state.config.max_body_bytes).await?;
+    let bytes = super::events::read_body(
+        &headers,
+        body,
+        MAX_CALENDAR_BYTES,
+        state.config.limits.body_timeout(),
+    )
+    .await?;
     let json = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::bad_request("the calendar is not UTF-8 JSON"))?;
     let calendar = Calendar::from_json(json, "calendar").map_err(|e| ApiError::BadRequest {

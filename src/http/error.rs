@@ -54,6 +54,10 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 413: the body or the batch is larger than allowed.
     TooLarge(String),
+    /// 408: the body did not arrive in time.
+    Timeout(String),
+    /// 422: well-formed, but the database refused the content.
+    Unprocessable(String),
     /// 415: not a content type the route reads.
     UnsupportedMediaType(String),
     /// 503 with Retry-After: try again later (queue full, state loading, database down).
@@ -117,6 +121,10 @@ impl IntoResponse for ApiError {
                 None,
             ),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, Vec::new(), None),
+            ApiError::Timeout(m) => (StatusCode::REQUEST_TIMEOUT, m, Vec::new(), None),
+            ApiError::Unprocessable(m) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, m, Vec::new(), None)
+            }
             ApiError::UnsupportedMediaType(m) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, Vec::new(), None)
             }
@@ -133,7 +141,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error; see the server log".into(),
+                    "internal error; the server log has the cause under this response's x-request-id".into(),
                     Vec::new(),
                     None,
                 )

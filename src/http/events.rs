@@ -13,8 +13,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::value::RawValue;
 
-/// Oversized bodies up to this size are read to the end before the 413.
-const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+/// An oversized body up to this size is read (and thrown away, frame by
+/// frame) before the 413, so that a client still uploading sees the answer
+/// instead of a broken pipe; a larger one is refused without reading it.
+const DRAIN_BYTES: u64 = 1024 * 1024;
 
 /// At most this many problems are listed in a 400.
 const MAX_PROBLEMS: usize = 1_000;
@@ -48,34 +50,50 @@ fn body_format(headers: &HeaderMap) -> ApiResult<BodyFormat> {
     }
 }
 
-/// Reads the whole body, refusing more than `limit` bytes (413) and
-/// reporting a body cut short (client gone) as 400.
-pub(super) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
+/// Reads the whole body within `timeout`, refusing more than `limit` bytes
+/// (413, decided from Content-Length before reading when it is declared)
+/// and reporting a body cut short (client gone) as 400 and a body that
+/// trickles in too slowly as 408.
+pub(super) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> ApiResult<Bytes> {
     let too_large = || {
         ApiError::TooLarge(format!(
             "the body is larger than the limit of {limit} bytes; split the batch"
+        ))
+    };
+    let too_slow = || {
+        ApiError::Timeout(format!(
+            "the body did not arrive within {} s",
+            timeout.as_secs_f64()
         ))
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        // Read (and drop) a moderately oversized body before answering, so
-        // that the client gets the 413 instead of a broken pipe mid-upload;
-        // a huge one is cut off.
-        if declared.is_some_and(|n| n <= DRAIN_BYTES as u64) {
-            let _ = Limited::new(body, DRAIN_BYTES).collect().await;
+    if let Some(n) = declared.filter(|&n| n > limit as u64) {
+        if n <= DRAIN_BYTES {
+            let _ = tokio::time::timeout(timeout, drain(body)).await;
         }
         return Err(too_large());
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(ApiError::bad_request(format!(
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(too_slow()),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(e)) => Err(ApiError::bad_request(format!(
             "the body could not be read completely: {e}"
         ))),
     }
+}
+
+/// Reads a body to its end without keeping it.
+async fn drain(mut body: Body) {
+    while let Some(Ok(_)) = body.frame().await {}
 }
 
 fn problems_of(
@@ -186,7 +204,9 @@ fn parse_batch(format: BodyFormat, body: &[u8], max_events: usize) -> ApiResult<
         (status = 400, description = "Invalid events, each problem listed; nothing stored", body = super::error::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
         (status = 413, description = "Body or batch larger than the limits", body = super::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within --body-timeout", body = super::error::ErrorBody),
         (status = 415, description = "Neither application/json nor application/x-ndjson", body = super::error::ErrorBody),
+        (status = 422, description = "The database refused the batch's content; nothing stored, do not retry as is", body = super::error::ErrorBody),
         (status = 503, description = "Queue full, state loading or database unavailable; retry after Retry-After seconds", body = super::error::ErrorBody),
     ),
     security((), ("bearer" = []))
@@ -209,6 +229,8 @@ pub async fn post_events(
             state.metrics.rejected("unsupported_media_type", 1)
         }
         Err(ApiError::Unavailable { .. }) => state.metrics.rejected("unavailable", 1),
+        Err(ApiError::Unprocessable(_)) => state.metrics.rejected("refused", 1),
+        Err(ApiError::Timeout(_)) => state.metrics.rejected("timeout", 1),
         _ => {}
     }
     result
@@ -221,7 +243,13 @@ async fn store_batch(
 ) -> ApiResult<(StatusCode, Json<InsertOutcome>)> {
     let format = body_format(&headers)?;
     state.require_ready()?;
-    let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
+    let bytes = read_body(
+        &headers,
+        body,
+        state.config.max_body_bytes,
+        state.config.limits.body_timeout(),
+    )
+    .await?;
     let max = state.config.max_batch_events;
     let events = tokio::task::spawn_blocking(move || parse_batch(format, &bytes, max))
         .await

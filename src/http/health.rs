@@ -51,7 +51,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
                 events,
             }),
         ),
-        Ok(Err(e)) => not_ready(format!("database: {e:#}")),
+        // The cause is logged; a client only learns that the database failed.
+        Ok(Err(e)) => {
+            tracing::warn!(error = format!("{e:#}"), "readiness: the database did not answer");
+            not_ready("database: not answering; see the server log".into())
+        }
         Err(_) => not_ready("database: no answer within 2 s".into()),
     }
 }
@@ -70,5 +74,46 @@ pub async fn cluster(
     match &state.cluster {
         Some(cluster) => Ok(Json(cluster.status().await)),
         None => Err(super::ApiError::NotFound),
+    }
+}
+
+/// The newest cluster messages set aside as undecodable or refused by the
+/// database (`serve --nats`): counted in `replywatch_dead_letters_total`,
+/// kept 30 days in the JetStream stream `REPLYWATCH_DEAD`.
+#[utoipa::path(get, path = "/v1/dead-letters", tag = "health",
+    params(("limit" = Option<usize>, Query, description = "At most this many, newest first (default 100, at most 1,000)")),
+    responses(
+        (status = 200, description = "The newest dead letters", body = Vec<crate::cluster::DeadLetter>),
+        (status = 404, description = "Not a cluster node: a single node answers a refused batch 422 at once", body = super::error::ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn dead_letters(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+) -> super::ApiResult<Json<Vec<crate::cluster::DeadLetter>>> {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        limit: Option<usize>,
+    }
+    let Some(cluster) = &state.cluster else {
+        return Err(super::ApiError::NotConfigured(
+            "no dead letters on a single node: a batch the database refuses is answered 422 to its sender".into(),
+        ));
+    };
+    let q = axum::extract::Query::<Params>::try_from_uri(&uri)
+        .map_err(|e| super::ApiError::bad_request(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(super::ApiError::bad_parameter("limit", "must be 1 to 1000"));
+    }
+    match cluster.dead_letters(limit).await {
+        Ok(list) => Ok(Json(list)),
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "listing dead letters failed");
+            Err(super::ApiError::Unavailable {
+                message: "the event log (NATS JetStream) did not answer; retry".into(),
+                retry_after_s: 2,
+            })
+        }
     }
 }

@@ -12,10 +12,12 @@ mod metrics;
 pub mod openapi;
 mod page;
 mod reports;
+mod server;
 mod stats;
 mod webhooks;
 
 pub use error::{ApiError, ApiResult};
+pub use server::{ServerLimits, serve};
 
 use crate::config::ServeConfig;
 use crate::ingest::IngestQueue;
@@ -87,6 +89,13 @@ impl AppState {
                 message: "the service is shutting down; retry the same batch".into(),
                 retry_after_s: 5,
             }),
+            Err(SubmitError::Refused(e)) => {
+                // The cause is logged, not shown: it may quote the database.
+                tracing::warn!(error = format!("{e:#}"), "batch refused by the database");
+                Err(ApiError::Unprocessable(
+                    "the database refused this batch's content; nothing of it was stored, and sending it again will fail again".into(),
+                ))
+            }
             Err(SubmitError::Store(e)) => {
                 tracing::error!(error = format!("{e:#}"), "batch not stored");
                 Err(ApiError::Unavailable {
@@ -107,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats", get(stats::get_stats))
         .route("/v1/requests", get(stats::get_requests))
         .route("/v1/cluster", get(health::cluster))
+        .route("/v1/dead-letters", get(health::dead_letters))
         .route("/v1/charts/{name}", get(charts::get_chart))
         .route("/v1/reports", get(reports::list_reports))
         .route(
@@ -141,7 +151,31 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// Gives every request an id: in the `x-request-id` response header and
+/// on every log line written while it is handled, so an error answer (whose
+/// body never holds internal causes) can be matched with its log.
+async fn request_id(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tracing::Instrument;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // Random-looking and unique within the process: a fresh SipHash key
+    // (seeded by the OS) over a counter.
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let id = format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one(n));
+    let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path());
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
 }
 
 async fn not_found() -> ApiError {

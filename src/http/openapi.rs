@@ -100,6 +100,7 @@ impl Modify for BearerAuth {
         super::health::healthz,
         super::health::readyz,
         super::health::cluster,
+        super::health::dead_letters,
         super::metrics::get_metrics,
         super::charts::get_chart,
         super::reports::list_reports,
@@ -111,7 +112,7 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         EventDoc, SenderDoc, AtDoc, InsertOutcome, StatsReport, GroupStats, AgentStats,
-        RequestsPage, RequestRow, super::calendar::AccountCalendar, super::reports::ReportEntry, super::calendar::CalendarDoc, crate::calendars::Source, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health, crate::cluster::ClusterStatus
+        RequestsPage, RequestRow, super::calendar::AccountCalendar, super::reports::ReportEntry, super::calendar::CalendarDoc, crate::calendars::Source, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health, crate::cluster::ClusterStatus, crate::cluster::DeadLetter
     )),
     modifiers(&BearerAuth)
 )]

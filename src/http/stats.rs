@@ -108,9 +108,13 @@ async fn compute_for<R: Send + 'static>(
         .store
         .load_account_events(account)
         .await
-        .map_err(|e| ApiError::Unavailable {
-            message: format!("the database did not answer: {e:#}"),
-            retry_after_s: 2,
+        .map_err(|e| {
+            // The cause is logged (with the request id), never shown.
+            tracing::warn!(error = format!("{e:#}"), "loading events for figures failed");
+            ApiError::Unavailable {
+                message: "the database did not answer; retry (the server log has the cause under this response's x-request-id)".into(),
+                retry_after_s: 2,
+            }
         })?;
     let policy = state.live.policy();
     tokio::task::spawn_blocking(move || f(&Engine::from_set(set, policy)))

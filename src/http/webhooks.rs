@@ -51,9 +51,11 @@ pub async fn verify(State(state): State<AppState>, uri: Uri) -> Response {
     let Ok(q) = axum::extract::Query::<Handshake>::try_from_uri(&uri) else {
         return forbidden();
     };
-    let expected = state.config.meta_verify_token.as_deref();
+    // Both sides non-empty: a `Secret` is never empty, and an empty
+    // presented token never matches (issue 15).
+    let expected = state.config.meta_verify_token.as_ref();
     let token_ok = match (expected, q.verify_token.as_deref()) {
-        (Some(e), Some(t)) => super::auth::constant_time_eq(e.as_bytes(), t.as_bytes()),
+        (Some(e), Some(t)) if !t.is_empty() => e.matches(t.as_bytes()),
         _ => false,
     };
     match (q.mode.as_deref(), token_ok, q.challenge.clone()) {
@@ -100,7 +102,13 @@ pub async fn receive(
             "Meta webhooks are off: start replywatch with --meta-app-secret".into(),
         ));
     }
-    let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
+    let bytes = read_body(
+        &headers,
+        body,
+        state.config.max_body_bytes,
+        state.config.limits.body_timeout(),
+    )
+    .await?;
     let signature = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());

@@ -49,6 +49,28 @@ impl InsertOutcome {
     }
 }
 
+/// Whether a failed store call was the database refusing the data itself
+/// (sending the same rows again would fail again), as opposed to the
+/// database failing (unreachable, full, locked, slow), which a retry may
+/// overcome. PostgreSQL: SQLSTATE classes 22 (data exception), 23
+/// (integrity constraint) and 54 (program limit, e.g. an index row too
+/// large); SQLite: TOOBIG, CONSTRAINT and MISMATCH.
+pub fn is_refusal(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() else {
+            return false;
+        };
+        let code = db.code().unwrap_or_default();
+        match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            Some(_) => ["22", "23", "54"].iter().any(|class| code.starts_with(class)),
+            // SQLite's primary result code is the low byte of the extended one.
+            None => code
+                .parse::<i32>()
+                .is_ok_and(|c| matches!(c & 0xff, 18..=20)),
+        }
+    })
+}
+
 /// A connected store.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -104,6 +126,20 @@ fn event_from(row: RowRef<'_>) -> anyhow::Result<MessageEvent> {
     })
 }
 
+/// A stored row that today's validation refuses (stored by an older
+/// version, before SPEC §1 forbade control characters and years before
+/// 1970) is left in the database and out of the figures, and logged: one
+/// such row must not keep the whole service from loading.
+fn valid_or_logged(row: anyhow::Result<MessageEvent>) -> Option<MessageEvent> {
+    match row {
+        Ok(e) => Some(e),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "a stored event is not valid today; left out of the figures");
+            None
+        }
+    }
+}
+
 /// A row of a JSON page, borrowing from the page where no escape forces a copy.
 #[derive(serde::Deserialize)]
 struct JsonRow<'a>(
@@ -149,6 +185,32 @@ fn event_row_ref(e: &MessageEvent) -> RowRef<'_> {
     )
 }
 
+/// Runs `$body` (which uses `tx`) in one transaction on a connection taken
+/// from `$pool`, and commits. On ANY failure — a statement, the commit
+/// itself — the connection is closed instead of going back to the pool.
+/// SQLite may leave a transaction open after a failed COMMIT ("database or
+/// disk is full"): a pooled connection in that state would turn the next
+/// batch's BEGIN into a savepoint of the dead transaction, answer "stored"
+/// and lose it (issue 15). Closing rolls back whatever was begun.
+macro_rules! in_transaction {
+    ($pool:expr, |$tx:ident| $body:block) => {{
+        let mut conn = $pool.acquire().await.context("taking a database connection")?;
+        let result: anyhow::Result<_> = async {
+            let mut $tx = sqlx::Connection::begin(&mut *conn)
+                .await
+                .context("starting a transaction")?;
+            let value = $body;
+            $tx.commit().await.context("committing")?;
+            Ok(value)
+        }
+        .await;
+        if result.is_err() {
+            conn.close_on_drop();
+        }
+        result?
+    }};
+}
+
 /// `INSERT INTO $table … VALUES` with one bound tuple per [`RowRef`] of `chunk`.
 macro_rules! insert_statement {
     ($db:ty, $chunk:expr) => {
@@ -176,7 +238,7 @@ macro_rules! insert_statement {
 /// rows of the keys that already existed. Written once for both backends.
 macro_rules! insert_rows {
     ($pool:expr, $db:ty, $rows:expr) => {{
-        let mut tx = $pool.begin().await.context("starting a transaction")?;
+        in_transaction!($pool, |tx| {
         let mut existing: Vec<Row> = Vec::new();
         for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
             let mut qb = insert_statement!($db, chunk.iter().map(row_ref));
@@ -196,8 +258,8 @@ macro_rules! insert_rows {
             let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *tx).await.context("reading stored duplicates")?;
             existing.extend(rows);
         }
-        tx.commit().await.context("committing events")?;
         existing
+        })
     }};
 }
 
@@ -209,7 +271,9 @@ macro_rules! insert_events_tx {
         insert_events_tx!($pool, $db, "events", $events, $suffix, $commit_if)
     };
     ($pool:expr, $db:ty, $table:expr, $events:expr, $suffix:expr, $commit_if:expr) => {{
-        let mut tx = $pool.begin().await.context("starting a transaction")?;
+        let mut conn = $pool.acquire().await.context("taking a database connection")?;
+        let result: anyhow::Result<u64> = async {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.context("starting a transaction")?;
         let mut affected = 0u64;
         for chunk in $events.chunks(ROWS_PER_STATEMENT) {
             let mut qb = insert_statement!($db, $table, chunk.iter().map(|e| event_row_ref(e)));
@@ -226,7 +290,15 @@ macro_rules! insert_events_tx {
         } else {
             tx.rollback().await.context("rolling back")?;
         }
-        affected
+        Ok(affected)
+        }
+        .await;
+        if result.is_err() {
+            // See `in_transaction!`: never pool a connection whose
+            // transaction state is unknown.
+            conn.close_on_drop();
+        }
+        result?
     }};
 }
 
@@ -239,7 +311,21 @@ async fn insert_unnest(
     events: &[&MessageEvent],
     commit_if: impl Fn(u64) -> bool,
 ) -> anyhow::Result<u64> {
-    let mut tx = pool.begin().await.context("starting a transaction")?;
+    let mut conn = pool.acquire().await.context("taking a database connection")?;
+    let result = insert_unnest_on(&mut conn, events, commit_if).await;
+    if result.is_err() {
+        // See `in_transaction!`.
+        conn.close_on_drop();
+    }
+    result
+}
+
+async fn insert_unnest_on(
+    conn: &mut sqlx::PgConnection,
+    events: &[&MessageEvent],
+    commit_if: impl Fn(u64) -> bool,
+) -> anyhow::Result<u64> {
+    let mut tx = sqlx::Connection::begin(conn).await.context("starting a transaction")?;
     let mut affected = 0;
     for chunk in events.chunks(10_000) {
         let col = |f: fn(&MessageEvent) -> &str| chunk.iter().map(|e| f(e)).collect::<Vec<&str>>();
@@ -285,7 +371,9 @@ async fn load_pg_accounts(pool: &PgPool, accounts: &[String]) -> anyhow::Result<
     .bind(accounts)
     .fetch(pool);
     while let Some(row) = rows.try_next().await.context("loading events")? {
-        set.insert(event_of(row)?);
+        if let Some(e) = valid_or_logged(event_of(row)) {
+            set.insert(e);
+        }
     }
     Ok(set)
 }
@@ -364,8 +452,8 @@ fn decode_page(json: &str) -> anyhow::Result<(Vec<MessageEvent>, Option<Key>)> {
         .map(|r| (r.0.to_string(), r.1.to_string(), r.2.to_string()));
     let events = rows
         .iter()
-        .map(|r| event_from((&r.0, &r.1, &r.2, &r.3, &r.4, r.5, r.6.as_deref())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .filter_map(|r| valid_or_logged(event_from((&r.0, &r.1, &r.2, &r.3, &r.4, r.5, r.6.as_deref()))))
+        .collect();
     Ok((events, last))
 }
 
@@ -514,7 +602,7 @@ impl Store {
         let Store::Sqlite(pool) = self else {
             return Ok(0);
         };
-        let mut tx = pool.begin().await.context("starting a transaction")?;
+        let moved = in_transaction!(pool, |tx| {
         let moved = sqlx::query(
             "INSERT INTO events (account, channel, id, conversation, sender, at_us, agent) \
              SELECT account, channel, id, conversation, sender, at_us, agent FROM ingest_log \
@@ -527,7 +615,8 @@ impl Store {
             .execute(&mut *tx)
             .await
             .context("emptying the ingestion log")?;
-        tx.commit().await.context("committing the merge")?;
+        moved
+        });
         Ok(moved.rows_affected())
     }
 
@@ -638,7 +727,9 @@ impl Store {
                 )
                 .fetch(pool);
                 while let Some(row) = rows.try_next().await.context("loading events")? {
-                    set.insert(event_of(row)?);
+                    if let Some(e) = valid_or_logged(event_of(row)) {
+                    set.insert(e);
+                }
                 }
             }
         }

@@ -31,14 +31,23 @@ pub struct Mapped {
 
 /// True when `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under
 /// one of `secrets`; compared in constant time.
-pub fn signature_matches(header: Option<&str>, body: &[u8], secrets: &[String]) -> bool {
+pub fn signature_matches(
+    header: Option<&str>,
+    body: &[u8],
+    secrets: &[crate::secret::Secret],
+) -> bool {
     let Some(hex) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
         return false;
     };
     let Some(expected) = decode_hex(hex) else {
         return false;
     };
-    secrets.iter().any(|secret| {
+    secrets.iter().map(|s| s.expose()).any(|secret| {
+        // Never an empty key (issue 15: `s3cret,` added one, and a body
+        // signed with it was stored).
+        if secret.is_empty() {
+            return false;
+        }
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
             return false;
         };
@@ -229,7 +238,7 @@ mod tests {
     fn a_signature_matches_only_the_body_and_secret_it_was_made_with() {
         let body = br#"{"object":"page"}"#;
         let header = sign(body, "s3cret");
-        let secrets = vec!["old".to_string(), "s3cret".to_string()];
+        let secrets: Vec<crate::secret::Secret> = vec!["old".into(), "s3cret".into()];
         assert!(
             signature_matches(Some(&header), body, &secrets),
             "any configured secret (rotation)"
@@ -242,7 +251,7 @@ mod tests {
         assert!(!signature_matches(
             Some(&header),
             body,
-            &["other".to_string()]
+            &["other".into()]
         ));
         assert!(!signature_matches(None, body, &secrets));
         assert!(!signature_matches(Some("sha1=abcd"), body, &secrets));
