@@ -40,6 +40,11 @@ pub struct ServeConfig {
     /// When set, every /v1 route needs `Authorization: Bearer <token>`.
     #[arg(long, env = "REPLYWATCH_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<Secret>,
+    /// Tokens scoped to accounts (SPEC §6): a JSON file {"tokens": [{"name", "token",
+    /// "accounts": [..] or "*"}]}, re-read when it changes. With it (or --api-token),
+    /// /v1, / and /accounts/... need a token.
+    #[arg(long, env = "REPLYWATCH_TOKENS", value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
     /// Largest accepted request body, in bytes (413 above).
     #[arg(long, env = "REPLYWATCH_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -117,6 +122,10 @@ pub struct ServeConfig {
     /// Where scheduled reports are written (one folder per run and account).
     #[arg(long, env = "REPLYWATCH_REPORTS_DIR", default_value = "reports")]
     pub reports_dir: std::path::PathBuf,
+    /// Runs of each schedule kept in --reports-dir; older ones are removed after each run.
+    #[arg(long, env = "REPLYWATCH_REPORTS_KEEP", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub reports_keep: u32,
     /// SMTP relay (host:port, plain SMTP, no TLS/AUTH) that e-mails each scheduled report.
     #[arg(long, env = "REPLYWATCH_REPORT_SMTP", value_name = "HOST:PORT")]
     pub report_smtp: Option<String>,
@@ -213,6 +222,7 @@ impl ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.to_string(),
             api_token: None,
+            tokens: None,
             max_body_bytes: 16 * 1024 * 1024,
             max_batch_events: 100_000,
             queue_events: 500_000,
@@ -237,6 +247,7 @@ impl ServeConfig {
             report_mail_to: Vec::new(),
             report_webhook: None,
             reports_dir: std::path::PathBuf::from("reports"),
+            reports_keep: 60,
             demo: false,
             meta_verify_token: None,
             meta_app_secret: Vec::new(),

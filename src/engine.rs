@@ -7,7 +7,9 @@
 //! accumulators as `analyze` ([`RequestSource`]), they equal the pure
 //! core's. Pure: no IO, no clock, no HTTP, no prometheus.
 
-use crate::domain::requests::{View, WalkEvent, canonical_order, walk_conversation};
+use crate::domain::requests::{
+    View, WalkEvent, canonical_order, walk_conversation, walk_conversation_from,
+};
 use crate::domain::stats::RequestSource;
 use crate::domain::{EventSet, Insert, MessageEvent, Micros, ReplyPolicy, Request, Timestamp};
 use rayon::prelude::*;
@@ -109,11 +111,40 @@ impl Engine {
         out
     }
 
+    /// Re-derives one view's requests of conversation `c` after events at
+    /// or after `from` were added: the requests answered before `from`
+    /// cannot change, so they stay, and the walk resumes just after the
+    /// last of their replies. Cost: the changed part of the conversation,
+    /// not its history (issue 15: one late event in a 100k-event
+    /// conversation re-walked and compared everything under the lock).
+    fn rewalk(&self, c: ConversationIdx, mut requests: Vec<Request>, from: Timestamp, policy: ReplyPolicy) -> Vec<Request> {
+        // Replies grow along the list (each request closes before the next
+        // opens; only the last may be open), so this is a prefix.
+        let keep = requests.partition_point(|r| r.reply.is_some_and(|x| x.at < from));
+        let resume_after = keep.checked_sub(1).and_then(|k| requests[k].reply).map(|x| x.at);
+        requests.truncate(keep);
+        let events = self.set.events();
+        let list = &self.conversation_events[c as usize];
+        // Events at the reply's own instant after it (in SPEC §2 order) are
+        // not customers, so nothing opens among them: resume after them.
+        let start = resume_after.map_or(0, |t| list.partition_point(|&i| events[i as usize].at <= t));
+        let walk = list[start..].iter().map(|&i| {
+            let e = &events[i as usize];
+            WalkEvent {
+                at: e.at,
+                from: e.from,
+                agent: e.agent,
+            }
+        });
+        walk_conversation_from(c, walk, policy, &mut requests, resume_after);
+        requests
+    }
+
     /// Adds committed events (the first version of a key wins, SPEC §2),
-    /// re-walking each touched conversation once.
+    /// re-walking each touched conversation once, from its earliest new event.
     pub fn apply(&mut self, events: impl IntoIterator<Item = MessageEvent>) -> Applied {
         let mut applied = Applied::default();
-        let mut touched: Vec<ConversationIdx> = Vec::new();
+        let mut touched: Vec<(ConversationIdx, Timestamp)> = Vec::new();
         for e in events {
             let (verdict, stream) = self.set.insert_in_stream(e);
             if verdict != Insert::New {
@@ -136,21 +167,29 @@ impl Engine {
             let list = &mut self.conversation_events[c];
             let at =
                 list.partition_point(|&i| canonical_order(&events[i as usize], stored).is_lt());
+            let new_at = stored.at;
             list.insert(at, index as u32);
-            touched.push(c as ConversationIdx);
+            touched.push((c as ConversationIdx, new_at));
         }
+        // Per conversation, its earliest new event.
         touched.sort_unstable();
-        touched.dedup();
-        for c in touched {
+        touched.dedup_by_key(|(c, _)| *c);
+        for (c, from) in touched {
             let before = std::mem::take(&mut self.requests[c as usize]);
-            let after = self.walk(c);
             let stream = self.set.stream_of(c);
-            for r in &after.operational {
+            // Requests answered before `from` stay as they were; only the
+            // re-walked tail can newly be answered (SPEC §5's histogram).
+            let unchanged = before
+                .operational
+                .partition_point(|r| r.reply.is_some_and(|x| x.at < from));
+            let previously: Vec<Request> = before.operational[unchanged..].to_vec();
+            let operational = self.rewalk(c, before.operational, from, self.operational);
+            let badge = self.rewalk(c, before.badge, from, ReplyPolicy::badge());
+            for r in &operational[unchanged..] {
                 let Some(reply) = r.reply else { continue };
-                let was_answered = before
-                    .operational
-                    .iter()
-                    .any(|b| b.opened_at == r.opened_at && b.reply.is_some());
+                let was_answered = previously
+                    .binary_search_by_key(&r.opened_at, |b| b.opened_at)
+                    .is_ok_and(|i| previously[i].reply.is_some());
                 if !was_answered {
                     applied.answered.push(Answered {
                         stream,
@@ -158,7 +197,7 @@ impl Engine {
                     });
                 }
             }
-            self.requests[c as usize] = after;
+            self.requests[c as usize] = ConversationRequests { operational, badge };
         }
         applied
     }

@@ -21,9 +21,11 @@
 //! - [`schedule`]: scheduled reports inside `serve`.
 //! - [`deliver`]: e-mail (SMTP) and webhook delivery of scheduled reports.
 //! - [`cluster`]: several nodes on NATS JetStream and one PostgreSQL (`serve --nats`).
+//! - [`access`]: tokens scoped to accounts (SPEC §6), `--tokens FILE`.
 //! - [`secret`]: tokens and app secrets that never print.
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
+pub mod access;
 pub mod bench;
 pub mod bench_cluster;
 pub mod calendars;

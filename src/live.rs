@@ -6,7 +6,7 @@
 use crate::domain::{EventSet, MessageEvent, ReplyPolicy};
 use crate::engine::{Applied, Engine};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The engine, shared by the worker (writer) and readers.
@@ -14,7 +14,15 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub struct LiveState {
     engine: RwLock<Engine>,
     ready: AtomicBool,
+    /// Events held, kept beside the engine so `/healthz` never waits for
+    /// the lock (issue 15: health shared the lock with slow writers).
+    events: AtomicU64,
+    /// Bumped whenever the engine is replaced (indexes of events change).
+    generation: AtomicU64,
 }
+
+/// Events copied per read-lock hold while retention rebuilds the engine.
+const COPY_CHUNK: usize = 100_000;
 
 impl LiveState {
     /// An empty, not yet ready state whose operational view uses `policy`.
@@ -22,6 +30,8 @@ impl LiveState {
         LiveState {
             engine: RwLock::new(Engine::from_set(EventSet::new(), policy)),
             ready: AtomicBool::new(false),
+            events: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -36,8 +46,20 @@ impl LiveState {
 
     /// Installs the engine built from the loaded events and opens the service.
     pub fn load(&self, engine: Engine) {
-        *self.write() = engine;
+        let mut held = self.write();
+        *held = engine;
+        self.replaced(&held);
         self.ready.store(true, Ordering::Release);
+    }
+
+    /// Bookkeeping after the engine was replaced under the write lock.
+    fn replaced(&self, engine: &Engine) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.counted(engine);
+    }
+
+    fn counted(&self, engine: &Engine) {
+        self.events.store(engine.set().len() as u64, Ordering::Release);
     }
 
     /// Adds committed events (duplicates and conflicts keep the first
@@ -49,25 +71,62 @@ impl LiveState {
     ) {
         let mut engine = self.write();
         let applied = engine.apply(batches.into_iter().flatten());
+        self.counted(&engine);
         observe(&engine, &applied);
     }
 
-    /// Drops the events retention deleted from the store, by key.
+    /// Drops the events retention deleted from the store, by key, without
+    /// holding the lock for long (issue 15: the whole engine was rebuilt
+    /// under the write lock): the kept events are copied out in chunks
+    /// under short read locks, the new engine is built with no lock held,
+    /// and the swap under the write lock only adds the events committed
+    /// meanwhile (events are only appended, so they are the ones past the
+    /// copied length). Replaced meanwhile by something else: done again.
     pub fn remove(&self, keys: &HashSet<(String, String, String)>) {
         if keys.is_empty() {
             return;
         }
-        let mut engine = self.write();
-        let kept = engine.set().filtered(|set, e| {
-            let stream = set.stream(set.stream_of(e.conversation));
-            !keys.contains(&(
-                stream.account.to_string(),
-                stream.channel.to_string(),
-                e.id.to_string(),
-            ))
-        });
-        let policy = engine.operational();
-        *engine = Engine::from_set(kept, policy);
+        loop {
+            let generation = self.generation.load(Ordering::Acquire);
+            let policy = self.policy();
+            let mut kept = EventSet::new();
+            let mut copied = 0;
+            let mut stale = false;
+            loop {
+                let engine = self.read_guard();
+                if self.generation.load(Ordering::Acquire) != generation {
+                    stale = true;
+                    break;
+                }
+                let set = engine.set();
+                let end = (copied + COPY_CHUNK).min(set.len());
+                for i in copied..end {
+                    let e = &set.events()[i];
+                    let stream = set.stream(set.stream_of(e.conversation));
+                    let key = (stream.account.to_string(), stream.channel.to_string(), e.id.to_string());
+                    if !keys.contains(&key) {
+                        kept.insert(set.event(i));
+                    }
+                }
+                copied = end;
+                if copied == set.len() {
+                    break;
+                }
+            }
+            if stale {
+                continue;
+            }
+            let mut rebuilt = Engine::from_set(kept, policy);
+            let mut engine = self.write();
+            if self.generation.load(Ordering::Acquire) != generation {
+                continue;
+            }
+            let late: Vec<MessageEvent> = (copied..engine.set().len()).map(|i| engine.set().event(i)).collect();
+            rebuilt.apply(late);
+            *engine = rebuilt;
+            self.replaced(&engine);
+            return;
+        }
     }
 
     /// Drops every event of the accounts `drop` names (a cluster node handing
@@ -82,6 +141,7 @@ impl LiveState {
         }
         let policy = engine.operational();
         *engine = Engine::from_set(kept, policy);
+        self.replaced(&engine);
     }
 
     /// Adds stored events loaded from the store (a cluster node taking a
@@ -92,6 +152,7 @@ impl LiveState {
         }
         let mut engine = self.write();
         engine.apply((0..loaded.len()).map(|i| loaded.event(i)));
+        self.counted(&engine);
     }
 
     /// Runs `f` on the current engine.
@@ -99,9 +160,9 @@ impl LiveState {
         f(&self.read_guard())
     }
 
-    /// Number of events held.
+    /// Number of events held; never waits for the lock.
     pub fn len(&self) -> usize {
-        self.read_guard().set().len()
+        self.events.load(Ordering::Acquire) as usize
     }
 
     pub fn is_empty(&self) -> bool {

@@ -438,7 +438,40 @@ pub fn chart_series(requests: &DataFrame, daily: &DataFrame) -> anyhow::Result<S
     Ok(s)
 }
 
+/// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`,
+/// tab or carriage return first) gets a leading `'`, as OWASP's "CSV
+/// injection" page recommends: conversation and agent names come from
+/// customers and must not become `=HYPERLINK(…)` in a manager's Excel.
+/// Only text columns are touched (a negative number stays a number).
+/// `analyze --format csv` is for machines and stays raw.
+pub fn neutralise_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// Every text column of `df` with [`neutralise_cell`] applied.
+fn neutralise_text_columns(df: &mut DataFrame) -> anyhow::Result<()> {
+    use polars::prelude::{IntoColumn, StringChunked};
+    let text: Vec<String> = df
+        .columns()
+        .iter()
+        .filter(|c| c.dtype() == &DataType::String)
+        .map(|c| c.name().to_string())
+        .collect();
+    for name in text {
+        let column = df.column(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ca = column.str().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let safe: StringChunked = ca.iter().map(|v| v.map(neutralise_cell)).collect();
+        df.replace(&name, safe.with_name(name.as_str().into()).into_column())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(())
+}
+
 fn write_csv(dir: &Path, name: &str, df: &mut DataFrame) -> anyhow::Result<PathBuf> {
+    neutralise_text_columns(df)?;
     let path = dir.join(name);
     let mut file =
         std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;

@@ -16,7 +16,7 @@ const DELETE_BATCH: i64 = 5_000;
 const PAUSE: Duration = Duration::from_millis(20);
 
 /// Deletes everything before `now - keep`; returns how many events went.
-pub async fn run_once(store: &Store, live: &LiveState, keep: Micros) -> anyhow::Result<u64> {
+pub async fn run_once(store: &Store, live: &Arc<LiveState>, keep: Micros) -> anyhow::Result<u64> {
     let cutoff = Timestamp::from_datetime(chrono::Utc::now()).minus(keep);
     let mut deleted = HashSet::new();
     loop {
@@ -31,7 +31,9 @@ pub async fn run_once(store: &Store, live: &LiveState, keep: Micros) -> anyhow::
     // Exactly the keys the store deleted, so an old event that arrived
     // during the pass stays in both until the next pass.
     let n = deleted.len() as u64;
-    live.remove(&deleted);
+    // Off the async threads: the rebuild takes a while on a large store.
+    let held = live.clone();
+    tokio::task::spawn_blocking(move || held.remove(&deleted)).await?;
     if n > 0 {
         tracing::info!(deleted = n, cutoff = %cutoff, "retention deleted expired events");
     }

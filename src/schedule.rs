@@ -1,6 +1,8 @@
 //! Scheduled reports inside `serve` (`--report "weekly mon 08:00 Europe/Istanbul"`,
 //! repeatable): at each due instant every account's report for the period
-//! just ended is written into `--reports-dir/{name}-{last date}/{account}/`.
+//! just ended is written into `--reports-dir/{name}-{last date}/{folder}/`
+//! (`deliver::folder_name`: a readable prefix of the account and a hash;
+//! `account.txt` inside names the account).
 //! A run missed while the service was down happens once at start-up (the
 //! last run of each schedule is remembered in `.schedule-state.json`).
 
@@ -223,21 +225,32 @@ pub fn run(
                 bots_count_as_replies: engine.operational().bots_reply,
                 now: Timestamp::from_datetime(chrono::Utc::now()),
             };
-            if !crate::deliver::safe_component(&account) {
-                tracing::warn!(
-                    account,
-                    "account name not usable as a folder; report skipped"
-                );
-                continue;
-            }
-            let written = write_report(set, &spec, &partial.join(&account))?;
+            // One account's failure never stops the others' reports.
+            let folder_of = crate::deliver::folder_name(&account);
+            let out = partial.join(&folder_of);
+            let written = write_report(set, &spec, &out).and_then(|w| {
+                std::fs::write(out.join(crate::deliver::ACCOUNT_FILE), &account)?;
+                Ok(w)
+            });
+            let written = match written {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!(
+                        account,
+                        error = format!("{e:#}"),
+                        "this account's report failed; the others go on"
+                    );
+                    let _ = std::fs::remove_dir_all(&out);
+                    continue;
+                }
+            };
             delivered.push(crate::deliver::Delivered {
                 run: name.clone(),
                 headline: headline(set, &account, &spec),
                 files: written
                     .files
                     .iter()
-                    .filter_map(|f| f.file_name().map(|n| folder.join(&account).join(n)))
+                    .filter_map(|f| f.file_name().map(|n| folder.join(&folder_of).join(n)))
                     .collect(),
                 account,
             });
@@ -250,11 +263,38 @@ pub fn run(
     Ok((folder, delivered))
 }
 
+/// Removes the oldest runs of `schedule` beyond the newest `keep`
+/// (`--reports-keep`); returns the runs removed.
+pub fn prune(dir: &Path, schedule: &Schedule, keep: usize) -> Vec<String> {
+    let prefix = format!("{}-", schedule.name());
+    let mut runs: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        // The run's last date follows the prefix: YYYY-MM-DD.
+        .filter(|n| n.strip_prefix(&prefix).is_some_and(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()))
+        .collect();
+    runs.sort();
+    let old = runs.len().saturating_sub(keep.max(1));
+    let mut removed = Vec::new();
+    for run in runs.into_iter().take(old) {
+        match std::fs::remove_dir_all(dir.join(&run)) {
+            Ok(()) => removed.push(run),
+            Err(e) => tracing::warn!(run, error = %e, "removing an old report run failed"),
+        }
+    }
+    removed
+}
+
 /// Runs `schedule` forever; a run missed while down happens at once.
+/// After each run, runs beyond the newest `keep` are removed.
 pub async fn run_forever(
     live: Arc<LiveState>,
     schedule: Schedule,
     dir: PathBuf,
+    keep: usize,
     calendars: Arc<crate::calendars::Calendars>,
     delivery: crate::deliver::Delivery,
 ) {
@@ -285,6 +325,10 @@ pub async fn run_forever(
             match result {
                 Ok(Ok((folder, reports))) => {
                     tracing::info!(folder = %folder.display(), "scheduled report written");
+                    let removed = prune(&dir, &schedule, keep);
+                    if !removed.is_empty() {
+                        tracing::info!(?removed, keep, "old report runs removed (--reports-keep)");
+                    }
                     for e in crate::deliver::deliver(&delivery, &reports, &dir).await {
                         tracing::error!(error = format!("{e:#}"), "delivering a report failed");
                     }

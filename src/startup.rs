@@ -125,6 +125,7 @@ impl Application {
                 live.clone(),
                 schedule,
                 config.reports_dir.clone(),
+                config.reports_keep as usize,
                 calendars.clone(),
                 crate::deliver::Delivery {
                     smtp: config.report_smtp.clone(),
@@ -139,7 +140,16 @@ impl Application {
             config.reports.is_empty(),
             "--report needs the `reports` feature (this build has --no-default-features)"
         );
+        let tokens = Arc::new(crate::access::Tokens::load(
+            config.tokens.clone(),
+            config.api_token.clone(),
+        )?);
+        background.push(tokio::spawn(crate::access::watch(
+            tokens.clone(),
+            Duration::from_secs(2),
+        )));
         let state = AppState {
+            tokens,
             config: Arc::new(config),
             store,
             live,

@@ -79,8 +79,23 @@ pub fn walk_conversation(
     policy: ReplyPolicy,
     out: &mut Vec<Request>,
 ) {
+    walk_conversation_from(conversation, events, policy, out, None);
+}
+
+/// [`walk_conversation`] resumed at a point where no request is open and
+/// the previous event was at `previous_at` (None: the conversation's start).
+/// Every request closes before the next one opens, so just after a reply
+/// the walk's whole state is that instant: the streaming engine resumes
+/// there instead of walking a long conversation from its start.
+pub fn walk_conversation_from(
+    conversation: ConversationIdx,
+    events: impl IntoIterator<Item = WalkEvent>,
+    policy: ReplyPolicy,
+    out: &mut Vec<Request>,
+    previous_at: Option<Timestamp>,
+) {
     let mut open: Option<Request> = None;
-    let mut previous_at: Option<Timestamp> = None;
+    let mut previous_at = previous_at;
     for e in events {
         match e.from {
             // SPEC §2: later customer messages join the open request.

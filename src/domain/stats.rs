@@ -200,15 +200,17 @@ fn percentile_by_rank(n: usize, q: f64, at: impl Fn(usize) -> Micros) -> Option<
 }
 
 /// SPEC §3: mean of the fastest ⌈9n/10⌉ first-reply times, as a sum and a
-/// count. Selection, not sorting: only which values are the k smallest matters.
-pub fn badge_fastest(mut values: Vec<Micros>) -> Option<(i64, u64)> {
+/// count. Selection, not sorting: only which values are the k smallest
+/// matters. The sum is an i128: millions of week-long replies in
+/// microseconds pass i64's range (issue 15: the sum was unchecked).
+pub fn badge_fastest(mut values: Vec<Micros>) -> Option<(i128, u64)> {
     let n = values.len();
     if n == 0 {
         return None;
     }
     let k = (9 * n).div_ceil(10); // (9n + 9) div 10
     values.select_nth_unstable(k - 1);
-    Some((values[..k].iter().map(|m| m.0).sum(), k as u64))
+    Some((values[..k].iter().map(|m| i128::from(m.0)).sum(), k as u64))
 }
 
 /// Median and 90th percentile of `values`, reading only the ranks they
@@ -351,8 +353,15 @@ impl GroupAcc {
     }
 }
 
+/// Microseconds as seconds, split to keep full precision (as
+/// [`Micros::as_seconds_f64`], for sums beyond i64).
+fn seconds_of(micros: i128) -> f64 {
+    let per = i128::from(MICROS_PER_SECOND);
+    (micros / per) as f64 + (micros % per) as f64 / per as f64
+}
+
 /// SPEC §3's badge conditions, in words, for the ones that fail.
-pub fn badge_blockers(rate: Share, fastest: Option<(i64, u64)>) -> Vec<String> {
+pub fn badge_blockers(rate: Share, fastest: Option<(i128, u64)>) -> Vec<String> {
     let mut blockers = Vec::new();
     match rate.ratio() {
         None => blockers.push("response_rate undefined".to_string()),
@@ -369,7 +378,9 @@ pub fn badge_blockers(rate: Share, fastest: Option<(i64, u64)>) -> Vec<String> {
     }
     match fastest {
         None => blockers.push("response_time undefined".to_string()),
-        Some((sum, k)) if sum > BADGE_MAX_RESPONSE_SECONDS * MICROS_PER_SECOND * k as i64 => {
+        Some((sum, k))
+            if sum > i128::from(BADGE_MAX_RESPONSE_SECONDS * MICROS_PER_SECOND) * i128::from(k) =>
+        {
             let mean = sum as f64 / k as f64 / MICROS_PER_SECOND as f64;
             let shown = if mean < 900.5 {
                 format!("{mean:.1}")
@@ -445,7 +456,7 @@ impl GroupAcc {
                 .map(|o| clock.duration(o, as_of).as_seconds_f64()),
             badge_conversations: self.badge.conversations,
             badge_response_rate: self.badge.within_24h.ratio(),
-            badge_response_seconds: fastest.map(|(sum, k)| Micros(sum).as_seconds_f64() / k as f64),
+            badge_response_seconds: fastest.map(|(sum, k)| seconds_of(sum) / k as f64),
             badge_eligible: blockers.is_empty(),
             badge_blockers: blockers,
             agents,
@@ -633,7 +644,7 @@ mod tests {
             assert_eq!(median, median_seconds(&sorted), "n = {n}");
             assert_eq!(p90, percentile_seconds(&sorted, 0.9), "n = {n}");
             let k = (9 * n).div_ceil(10);
-            let fastest: i64 = sorted[..k].iter().map(|m| m.0).sum();
+            let fastest: i128 = sorted[..k].iter().map(|m| i128::from(m.0)).sum();
             assert_eq!(badge_fastest(v), Some((fastest, k as u64)), "n = {n}");
         }
     }

@@ -1,5 +1,6 @@
-//! The optional bearer token of the `/v1` routes (SPEC §6): compared in
-//! constant time, 401 without it.
+//! Bearer tokens (SPEC §6): `/v1`, `/` and `/accounts/…` take `--api-token`
+//! or a `--tokens` token (scoped to accounts); `/metrics` its own
+//! `--metrics-token`. Compared in constant time, 401 without.
 
 use super::AppState;
 use super::error::ApiError;
@@ -7,17 +8,44 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use crate::access::Access;
 use crate::secret::Secret;
 
 
-/// Middleware of `/v1`: lets the request through when no API token is
-/// configured or the right one is presented.
+/// Middleware of `/v1`, `/` and `/accounts/…` (SPEC §6): with no token
+/// configured everyone passes with access to every account; otherwise the
+/// presented token must be `--api-token` or one of `--tokens`, and its
+/// [`Access`] (name and accounts) goes with the request to the handler.
 pub async fn require_token(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    check(state.config.api_token.as_ref(), request, next).await
+    let book = state.tokens.book();
+    if book.is_empty() {
+        request.extensions_mut().insert(Access::open());
+        return next.run(request).await;
+    }
+    match bearer(&request).and_then(|p| book.lookup(p)) {
+        Some(access) => {
+            if request.method() != axum::http::Method::GET {
+                // SPEC §6: the log names the token's name for each write.
+                tracing::info!(token = access.name.as_deref().unwrap_or(""), method = %request.method(), path = %request.uri().path(), "write");
+            }
+            request.extensions_mut().insert(access);
+            next.run(request).await
+        }
+        None => ApiError::Unauthorized.into_response(),
+    }
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 /// Middleware of `/metrics`, which has its own token (SPEC §6).
@@ -33,13 +61,7 @@ async fn check(token: Option<&Secret>, request: Request, next: Next) -> Response
     let Some(token) = token else {
         return next.run(request).await;
     };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
+    match bearer(&request) {
         Some(p) if token.matches(p.as_bytes()) => next.run(request).await,
         _ => ApiError::Unauthorized.into_response(),
     }

@@ -55,9 +55,11 @@ fn account_param(account: &str) -> ApiResult<()> {
     security((), ("bearer" = [])))]
 pub async fn get_calendar(
     State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::access::Access>,
     Path(account): Path<String>,
 ) -> ApiResult<Json<AccountCalendar>> {
     account_param(&account)?;
+    AppState::check_account(&access, &account)?;
     match state.calendars.get(&account) {
         Some((source, calendar)) => Ok(Json(AccountCalendar {
             account,
@@ -89,11 +91,13 @@ const MAX_CALENDAR_BYTES: usize = 256 * 1024;
     security((), ("bearer" = [])))]
 pub async fn put_calendar(
     State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::access::Access>,
     Path(account): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<AccountCalendar>> {
     account_param(&account)?;
+    AppState::check_account(&access, &account)?;
     let bytes = super::events::read_body(
         &headers,
         body,

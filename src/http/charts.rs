@@ -92,6 +92,7 @@ pub fn chart_png(engine: &Engine, r: &ChartRequest) -> anyhow::Result<Vec<u8>> {
     security((), ("bearer" = [])))]
 pub async fn get_chart(
     State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::access::Access>,
     Path(name): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
@@ -104,6 +105,7 @@ pub async fn get_chart(
     let account = q
         .account
         .ok_or_else(|| ApiError::bad_parameter("account", "required"))?;
+    AppState::check_account(&access, &account)?;
     let channel = q.channel.unwrap_or_else(|| ALL_CHANNELS.to_string());
     let window_label = q.window.unwrap_or_else(|| "7d".to_string());
     let window = duration_param("window", &window_label)?;

@@ -46,6 +46,11 @@ pub enum ApiError {
     },
     /// 401: missing or wrong bearer token.
     Unauthorized,
+    /// 403: the token does not reach this account (SPEC §6).
+    Forbidden {
+        message: String,
+        details: Vec<Problem>,
+    },
     /// 404: no such route.
     NotFound,
     /// 404: a feature that is not configured.
@@ -70,6 +75,14 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// 403 for one account outside the caller's token.
+    pub fn forbidden_account() -> Self {
+        ApiError::Forbidden {
+            message: "this token does not reach that account".into(),
             details: Vec::new(),
         }
     }
@@ -107,6 +120,9 @@ impl IntoResponse for ApiError {
                 Vec::new(),
                 None,
             ),
+            ApiError::Forbidden { message, details } => {
+                (StatusCode::FORBIDDEN, message, details, None)
+            }
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "no such route; see GET /openapi.json".into(),

@@ -187,6 +187,36 @@ fn parse_batch(format: BodyFormat, body: &[u8], max_events: usize) -> ApiResult<
     })
 }
 
+/// SPEC §6: a batch holding any event of an account the token does not
+/// reach is refused whole (403), naming those events' indexes.
+fn outside_scope(access: &crate::access::Access, events: &[MessageEvent]) -> ApiResult<()> {
+    if access.is_all() {
+        return Ok(());
+    }
+    let details: Vec<Problem> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !access.allows(e.account.as_str()))
+        .take(MAX_PROBLEMS)
+        .map(|(i, _)| Problem {
+            index: Some(i as u64),
+            line: None,
+            field: Some("account".into()),
+            reason: "this token does not reach this event's account".into(),
+        })
+        .collect();
+    match details.is_empty() {
+        true => Ok(()),
+        false => Err(ApiError::Forbidden {
+            message: format!(
+                "{} of the batch's events belong to accounts this token does not reach; nothing was stored",
+                details.len()
+            ),
+            details,
+        }),
+    }
+}
+
 /// Stores a batch of events, idempotently.
 #[utoipa::path(
     post,
@@ -203,6 +233,7 @@ fn parse_batch(format: BodyFormat, body: &[u8], max_events: usize) -> ApiResult<
         (status = 202, description = "Durably stored: new, duplicate and conflicting events counted", body = InsertOutcome),
         (status = 400, description = "Invalid events, each problem listed; nothing stored", body = super::error::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
+        (status = 403, description = "Events of accounts the token does not reach (their indexes listed); nothing stored", body = super::error::ErrorBody),
         (status = 413, description = "Body or batch larger than the limits", body = super::error::ErrorBody),
         (status = 408, description = "The body did not arrive within --body-timeout", body = super::error::ErrorBody),
         (status = 415, description = "Neither application/json nor application/x-ndjson", body = super::error::ErrorBody),
@@ -213,10 +244,11 @@ fn parse_batch(format: BodyFormat, body: &[u8], max_events: usize) -> ApiResult<
 )]
 pub async fn post_events(
     State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::access::Access>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<InsertOutcome>)> {
-    let result = store_batch(&state, headers, body).await;
+    let result = store_batch(&state, &access, headers, body).await;
     // SPEC §5: replywatch_events_rejected_total{reason}.
     match &result {
         Err(ApiError::BadRequest { details, .. }) => {
@@ -230,6 +262,7 @@ pub async fn post_events(
         }
         Err(ApiError::Unavailable { .. }) => state.metrics.rejected("unavailable", 1),
         Err(ApiError::Unprocessable(_)) => state.metrics.rejected("refused", 1),
+        Err(ApiError::Forbidden { .. }) => state.metrics.rejected("forbidden", 1),
         Err(ApiError::Timeout(_)) => state.metrics.rejected("timeout", 1),
         _ => {}
     }
@@ -238,6 +271,7 @@ pub async fn post_events(
 
 async fn store_batch(
     state: &AppState,
+    access: &crate::access::Access,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<InsertOutcome>)> {
@@ -254,6 +288,7 @@ async fn store_batch(
     let events = tokio::task::spawn_blocking(move || parse_batch(format, &bytes, max))
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
+    outside_scope(access, &events)?;
     let outcome = state.ingest_events(events).await?;
     Ok((StatusCode::ACCEPTED, Json(outcome)))
 }

@@ -89,8 +89,13 @@ pub async fn cluster(
     security((), ("bearer" = [])))]
 pub async fn dead_letters(
     State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::access::Access>,
     uri: axum::http::Uri,
 ) -> super::ApiResult<Json<Vec<crate::cluster::DeadLetter>>> {
+    // Dead letters hold any account's events: for all-accounts tokens only.
+    if !access.is_all() {
+        return Err(super::ApiError::forbidden_account());
+    }
     #[derive(serde::Deserialize)]
     struct Params {
         limit: Option<usize>,

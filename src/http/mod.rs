@@ -36,11 +36,21 @@ pub struct AppState {
     pub ingest: IngestQueue,
     pub calendars: Arc<crate::calendars::Calendars>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// `--api-token` and `--tokens`: who reaches which accounts.
+    pub tokens: Arc<crate::access::Tokens>,
     /// Set when this node is part of a cluster (`serve --nats`).
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl AppState {
+    /// 403 unless `access` reaches `account` (SPEC §6).
+    pub fn check_account(access: &crate::access::Access, account: &str) -> ApiResult<()> {
+        match access.allows(account) {
+            true => Ok(()),
+            false => Err(ApiError::forbidden_account()),
+        }
+    }
+
     /// 503 until the stored events are loaded.
     pub fn require_ready(&self) -> ApiResult<()> {
         match self.live.is_ready() {
@@ -120,7 +130,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/charts/{name}", get(charts::get_chart))
         .route("/v1/reports", get(reports::list_reports))
         .route(
-            "/v1/reports/{run}/{account}/{file}",
+            "/v1/reports/{run}/{folder}/{file}",
             get(reports::get_report_file),
         )
         .route("/", get(page::overview))

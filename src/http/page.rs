@@ -196,9 +196,15 @@ const HEADER: &str = "<tr><th>account</th><th>channel</th><th>requests</th><th>r
 <th>p90 first reply</th><th>within 1 h</th><th>within 24 h</th><th>responsive badge</th><th>pending</th><th>oldest pending</th></tr>";
 
 /// `GET /`: every account and channel over the last 7 days.
-pub async fn overview(State(state): State<AppState>, uri: Uri) -> ApiResult<Html<String>> {
+pub async fn overview(
+    State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::access::Access>,
+    uri: Uri,
+) -> ApiResult<Html<String>> {
     let q: PageQuery = query(&uri)?;
-    let (now, report) = report(&state, &q, false).await?;
+    let (now, mut report) = report(&state, &q, false).await?;
+    // SPEC §6: only the token's accounts exist for it.
+    report.groups.retain(|g| access.allows(&g.account));
     let mut out = String::new();
     let _ = write!(
         out,
@@ -221,9 +227,11 @@ pub async fn overview(State(state): State<AppState>, uri: Uri) -> ApiResult<Html
 /// `GET /accounts/{account}`: one account's figures, charts, agents and oldest pending requests.
 pub async fn account(
     State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::access::Access>,
     Path(account): Path<String>,
     uri: Uri,
 ) -> ApiResult<Html<String>> {
+    AppState::check_account(&access, &account)?;
     let q: PageQuery = query(&uri)?;
     let (now, report) = report(&state, &q, true).await?;
     let groups: Vec<&GroupStats> = report

@@ -1,5 +1,6 @@
 //! `GET /v1/reports` (the scheduled reports written so far) and
-//! `GET /v1/reports/{run}/{account}/{file}` (one of their files).
+//! `GET /v1/reports/{run}/{folder}/{file}` (one of their files; the folder
+//! is `deliver::folder_name` of the account, `account.txt` names it).
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
@@ -17,6 +18,8 @@ pub struct ReportEntry {
     /// `{schedule}-{last date}`, e.g. `weekly-mon-0800-2026-11-22`.
     pub run: String,
     pub account: String,
+    /// The account's folder in the run (a readable prefix and a hash).
+    pub folder: String,
     /// Paths of its files under this API.
     pub files: Vec<String>,
 }
@@ -40,18 +43,31 @@ fn sorted_dir(path: &std::path::Path) -> Vec<String> {
         (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
     ),
     security((), ("bearer" = [])))]
-pub async fn list_reports(State(state): State<AppState>) -> Json<Vec<ReportEntry>> {
+pub async fn list_reports(
+    State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::access::Access>,
+) -> Json<Vec<ReportEntry>> {
     let dir = state.config.reports_dir.clone();
     let mut out = Vec::new();
     for run in sorted_dir(&dir).into_iter().rev() {
-        for account in sorted_dir(&dir.join(&run)) {
-            let files = sorted_dir(&dir.join(&run).join(&account))
+        for folder in sorted_dir(&dir.join(&run)) {
+            let path = dir.join(&run).join(&folder);
+            let Ok(account) = std::fs::read_to_string(path.join(crate::deliver::ACCOUNT_FILE)) else {
+                continue;
+            };
+            // SPEC §6: another account's files do not exist for this token.
+            if !access.allows(&account) {
+                continue;
+            }
+            let files = sorted_dir(&path)
                 .into_iter()
-                .map(|f| format!("/v1/reports/{run}/{account}/{f}"))
+                .filter(|f| f != crate::deliver::ACCOUNT_FILE)
+                .map(|f| format!("/v1/reports/{run}/{folder}/{f}"))
                 .collect();
             out.push(ReportEntry {
                 run: run.clone(),
                 account,
+                folder,
                 files,
             });
         }
@@ -60,8 +76,8 @@ pub async fn list_reports(State(state): State<AppState>) -> Json<Vec<ReportEntry
 }
 
 /// One file of a scheduled report.
-#[utoipa::path(get, path = "/v1/reports/{run}/{account}/{file}", tag = "reports",
-    params(("run" = String, Path), ("account" = String, Path), ("file" = String, Path)),
+#[utoipa::path(get, path = "/v1/reports/{run}/{folder}/{file}", tag = "reports",
+    params(("run" = String, Path), ("folder" = String, Path), ("file" = String, Path)),
     responses(
         (status = 200, description = "The CSV or PNG file", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
@@ -70,6 +86,7 @@ pub async fn list_reports(State(state): State<AppState>) -> Json<Vec<ReportEntry
     security((), ("bearer" = [])))]
 pub async fn get_report_file(
     State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::access::Access>,
     Path((run, account, file)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let not_found = || ApiError::NotConfigured(format!("no report file {run}/{account}/{file}"));
@@ -82,6 +99,16 @@ pub async fn get_report_file(
         .join(&run)
         .join(&account)
         .join(&file);
+    if !access.is_all() {
+        let owner = tokio::fs::read_to_string(
+            state.config.reports_dir.join(&run).join(&account).join(crate::deliver::ACCOUNT_FILE),
+        )
+        .await
+        .map_err(|_| not_found())?;
+        if !access.allows(&owner) {
+            return Err(not_found());
+        }
+    }
     let bytes = tokio::fs::read(&path).await.map_err(|_| not_found())?;
     let content_type = match path.extension().and_then(|e| e.to_str()) {
         Some("png") => "image/png",

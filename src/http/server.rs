@@ -30,7 +30,7 @@ pub struct ServerLimits {
 }
 
 /// What a connection over the limit is told before it is closed.
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 83\r\n\r\n{\"error\":{\"message\":\"too many connections; retry after Retry-After\",\"details\":[]}}";
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 82\r\n\r\n{\"error\":{\"message\":\"too many connections; retry after Retry-After\",\"details\":[]}}";
 
 /// Serves `app` on `listener` until `stop` resolves, then stops within
 /// `limits.grace`: no new connections, open ones told to close after their

@@ -132,13 +132,21 @@ async fn compute_for<R: Send + 'static>(
         (status = 200, description = "The figures of every (account, channel) group and of each account over all channels", body = StatsReport),
         (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
+        (status = 403, description = "account= names an account the token does not reach", body = super::error::ErrorBody),
         (status = 503, description = "State still loading", body = super::error::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
-pub async fn get_stats(State(state): State<AppState>, uri: Uri) -> ApiResult<Json<StatsReport>> {
+pub async fn get_stats(
+    State(state): State<AppState>,
+    axum::Extension(scope): axum::Extension<crate::access::Access>,
+    uri: Uri,
+) -> ApiResult<Json<StatsReport>> {
     state.require_ready()?;
     let q: StatsQuery = query(&uri)?;
+    if let Some(a) = &q.account {
+        AppState::check_account(&scope, a)?;
+    }
     let mut opts = AnalyzeOptions::new(
         as_of_param(q.as_of.as_deref())?,
         duration_param("window", q.window.as_deref().unwrap_or(DEFAULT_WINDOW))?,
@@ -158,11 +166,35 @@ pub async fn get_stats(State(state): State<AppState>, uri: Uri) -> ApiResult<Jso
         }
     })
     .await?;
+    // SPEC §6: a token limited to some accounts sees only theirs.
     report.groups.retain(|g| {
         q.account.as_ref().is_none_or(|a| &g.account == a)
             && q.channel.as_ref().is_none_or(|c| &g.channel == c)
+            && scope.allows(&g.account)
     });
     Ok(Json(report))
+}
+
+/// A request riding in the heap of `/v1/requests`: ordered by the key
+/// before it only (every key is distinct: one request per conversation
+/// and opening instant), so it compares equal.
+struct RequestKey(Request);
+
+impl PartialEq for RequestKey {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for RequestKey {}
+impl PartialOrd for RequestKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for RequestKey {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
 }
 
 /// Which requests `/v1/requests` lists.
@@ -237,16 +269,21 @@ pub struct RequestsPage {
         (status = 200, description = "Matching requests, oldest first", body = RequestsPage),
         (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
+        (status = 403, description = "account= names an account the token does not reach", body = super::error::ErrorBody),
         (status = 503, description = "State still loading", body = super::error::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
 pub async fn get_requests(
     State(state): State<AppState>,
+    axum::Extension(scope): axum::Extension<crate::access::Access>,
     uri: Uri,
 ) -> ApiResult<Json<RequestsPage>> {
     state.require_ready()?;
     let q: RequestsQuery = query(&uri)?;
+    if let Some(a) = &q.account {
+        AppState::check_account(&scope, a)?;
+    }
     let as_of = as_of_param(q.as_of.as_deref())?;
     let window = duration_param("window", q.window.as_deref().unwrap_or(DEFAULT_WINDOW))?;
     let breached_after = q
@@ -276,67 +313,72 @@ pub async fn get_requests(
         let set = engine.set();
         let window_start = as_of.minus(window);
         // The engine's cached requests when its view matches the query's.
-        let requests: Vec<Request> = match engine.operational() == policy {
-            true => engine.operational_at(as_of).collect(),
-            false => derive_requests(set, as_of, policy).operational,
+        let derived;
+        let requests: Box<dyn Iterator<Item = Request> + '_> = match engine.operational() == policy {
+            true => Box::new(engine.operational_at(as_of)),
+            false => {
+                derived = derive_requests(set, as_of, policy).operational;
+                Box::new(derived.into_iter())
+            }
         };
-        let mut rows: Vec<(Timestamp, RequestRow)> = requests
-            .into_iter()
-            .filter(|r| r.opened_at >= window_start && r.opened_at < as_of)
-            .filter(|r| match wanted {
+        // Issue 15: only the `limit` oldest matches are kept (a max-heap of
+        // them), not every match built and then cut.
+        let mut oldest: std::collections::BinaryHeap<(Timestamp, &str, &str, &str, RequestKey)> =
+            std::collections::BinaryHeap::with_capacity(limit + 1);
+        let mut total = 0u64;
+        for r in requests {
+            let in_state = match wanted {
                 RequestState::Pending => r.reply.is_none(),
                 RequestState::Answered => r.reply.is_some(),
-            })
-            .filter(|r| {
-                let late = match r.reply {
-                    Some(reply) => reply.at.since(r.opened_at),
-                    None => as_of.since(r.opened_at),
-                };
-                breached_after.is_none_or(|t| late > t)
-            })
-            .filter_map(|r| {
-                let stream = set.stream(set.stream_of(r.conversation));
-                let keep = account
-                    .as_ref()
-                    .is_none_or(|a| stream.account.as_str() == a)
-                    && channel
-                        .as_ref()
-                        .is_none_or(|c| stream.channel.as_str() == c);
-                keep.then(|| {
-                    let row = RequestRow {
-                        account: stream.account.to_string(),
-                        channel: stream.channel.to_string(),
-                        conversation: set.conversation_id(r.conversation).to_string(),
-                        opened_at: r.opened_at.to_string(),
-                        first_reply_at: r.reply.map(|x| x.at.to_string()),
-                        first_reply_seconds: r
-                            .reply
-                            .map(|x| x.at.since(r.opened_at).as_seconds_f64()),
-                        agent: r
-                            .reply
-                            .and_then(|x| set.agent(x.agent))
-                            .map(|a| a.to_string()),
-                        age_seconds: as_of.since(r.opened_at).as_seconds_f64(),
-                    };
-                    (r.opened_at, row)
-                })
+            };
+            if r.opened_at < window_start || r.opened_at >= as_of || !in_state {
+                continue;
+            }
+            let late = match r.reply {
+                Some(reply) => reply.at.since(r.opened_at),
+                None => as_of.since(r.opened_at),
+            };
+            if breached_after.is_some_and(|t| late <= t) {
+                continue;
+            }
+            let stream = set.stream(set.stream_of(r.conversation));
+            let keep = account.as_ref().is_none_or(|a| stream.account.as_str() == a)
+                && channel.as_ref().is_none_or(|c| stream.channel.as_str() == c)
+                && scope.allows(stream.account.as_str());
+            if !keep {
+                continue;
+            }
+            total += 1;
+            oldest.push((
+                r.opened_at,
+                stream.account.as_str(),
+                stream.channel.as_str(),
+                set.conversation_id(r.conversation).as_str(),
+                RequestKey(r),
+            ));
+            if oldest.len() > limit {
+                oldest.pop();
+            }
+        }
+        let rows = oldest
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(opened_at, account, channel, conversation, RequestKey(r))| RequestRow {
+                account: account.to_string(),
+                channel: channel.to_string(),
+                conversation: conversation.to_string(),
+                opened_at: opened_at.to_string(),
+                first_reply_at: r.reply.map(|x| x.at.to_string()),
+                first_reply_seconds: r.reply.map(|x| x.at.since(r.opened_at).as_seconds_f64()),
+                agent: r.reply.and_then(|x| set.agent(x.agent)).map(|a| a.to_string()),
+                age_seconds: as_of.since(r.opened_at).as_seconds_f64(),
             })
             .collect();
-        rows.sort_by(|a, b| {
-            (a.0, &a.1.account, &a.1.channel, &a.1.conversation).cmp(&(
-                b.0,
-                &b.1.account,
-                &b.1.channel,
-                &b.1.conversation,
-            ))
-        });
-        let total = rows.len() as u64;
-        rows.truncate(limit);
         RequestsPage {
             as_of: as_of.to_string(),
             window_seconds: window.0 / 1_000_000,
             total,
-            requests: rows.into_iter().map(|(_, r)| r).collect(),
+            requests: rows,
         }
     })
     .await?;
