@@ -38,7 +38,7 @@ pub struct ServeConfig {
     )]
     pub database_url: String,
     /// When set, every /v1 route needs `Authorization: Bearer <token>`.
-    #[arg(long, env = "REPLYWATCH_API_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "REPLYWATCH_API_TOKEN", hide_env_values = true, value_parser = crate::secret::parse_secret)]
     pub api_token: Option<Secret>,
     /// Tokens scoped to accounts (SPEC §6): a JSON file {"tokens": [{"name", "token",
     /// "accounts": [..] or "*"}]}, re-read when it changes. With it (or --api-token),
@@ -89,20 +89,21 @@ pub struct ServeConfig {
     #[arg(long, env = "REPLYWATCH_MAX_SERIES_AGENTS", default_value_t = 1_000)]
     pub max_series_agents: usize,
     /// When set, GET /metrics needs `Authorization: Bearer <token>` (its own token, SPEC §6).
-    #[arg(long, env = "REPLYWATCH_METRICS_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "REPLYWATCH_METRICS_TOKEN", hide_env_values = true, value_parser = crate::secret::parse_secret)]
     pub metrics_token: Option<Secret>,
     /// Bot messages answer requests in the operational figures of /metrics (the badge always counts them).
     #[arg(long, env = "REPLYWATCH_BOTS_COUNT_AS_REPLIES")]
     pub bots_count_as_replies: bool,
     /// Meta webhooks: the verify token of the subscription handshake (GET /webhooks/meta).
-    #[arg(long, env = "REPLYWATCH_META_VERIFY_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "REPLYWATCH_META_VERIFY_TOKEN", hide_env_values = true, value_parser = crate::secret::parse_secret)]
     pub meta_verify_token: Option<Secret>,
     /// Meta webhooks: app secret(s) that sign deliveries (repeat, or comma-separate, to rotate).
     #[arg(
         long,
         env = "REPLYWATCH_META_APP_SECRET",
         value_delimiter = ',',
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = crate::secret::parse_secret
     )]
     pub meta_app_secret: Vec<Secret>,
     /// App ids whose echoes are the business's automation (`bot`), e.g. your chatbot's app.

@@ -49,6 +49,12 @@ impl FromStr for Secret {
     }
 }
 
+/// clap's parser of a secret option (explicit: clap would otherwise pick
+/// the panicking `From<&str>` over `FromStr`).
+pub fn parse_secret(s: &str) -> Result<Secret, String> {
+    s.parse()
+}
+
 impl From<&str> for Secret {
     /// For tests and code that hold a literal; panics on an empty one.
     fn from(s: &str) -> Self {

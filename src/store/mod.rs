@@ -716,10 +716,33 @@ impl Store {
 
     /// Loads every stored event into an [`EventSet`].
     pub async fn load_events(&self) -> anyhow::Result<EventSet> {
-        self.merge_log().await?;
+        // The merge needs room for both copies of the log's rows: on a full
+        // disk it fails, and the log is read beside `events` instead (in seq
+        // order after them, which is what the merge would keep), so a
+        // restart on a full disk still serves every stored event.
+        let unmerged = match self.merge_log().await {
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "merging the ingestion log failed; reading it unmerged");
+                true
+            }
+        };
         let mut set = EventSet::with_capacity(self.count_events().await? as usize);
         match self {
-            Store::Sqlite(pool) => load_sqlite(pool, &mut set).await?,
+            Store::Sqlite(pool) => {
+                load_sqlite(pool, &mut set).await?;
+                if unmerged {
+                    let mut rows = sqlx::query_as::<_, Row>(
+                        "SELECT account, channel, id, conversation, sender, at_us, agent FROM ingest_log ORDER BY seq",
+                    )
+                    .fetch(pool);
+                    while let Some(row) = rows.try_next().await.context("loading the ingestion log")? {
+                        if let Some(e) = valid_or_logged(event_of(row)) {
+                            set.insert(e);
+                        }
+                    }
+                }
+            }
             Store::Postgres(pool) => {
                 // One streamed query: rows are decoded while the next ones are read.
                 let mut rows = sqlx::query_as::<_, Row>(

@@ -11,6 +11,7 @@ mod calendar;
 mod cluster;
 mod events;
 mod fuzz;
+mod hardening;
 mod monitoring;
 mod page;
 mod prometheus;

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn start_server(db: &TestDb, port: u16) -> Child {
+pub(crate) fn start_server(db: &TestDb, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_replywatch"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", &db.url, "--retention", "off"])
@@ -22,7 +22,7 @@ fn start_server(db: &TestDb, port: u16) -> Child {
         .expect("starting replywatch serve")
 }
 
-async fn wait_ready(client: &reqwest::Client, port: u16) {
+pub(crate) async fn wait_ready(client: &reqwest::Client, port: u16) {
     for _ in 0..400 {
         let r = client
             .get(format!("http://127.0.0.1:{port}/readyz"))
