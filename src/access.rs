@@ -79,13 +79,21 @@ pub struct TokenBook {
 impl TokenBook {
     /// Parses and validates the JSON of SPEC §6; errors name the entry and field.
     pub fn from_json(json: &str) -> anyhow::Result<TokenBook> {
-        let spec: BookSpec = serde_json::from_str(json).context("not a tokens file ({\"tokens\": [{\"name\", \"token\", \"accounts\"}]})")?;
+        let spec: BookSpec = serde_json::from_str(json)
+            .context("not a tokens file ({\"tokens\": [{\"name\", \"token\", \"accounts\"}]})")?;
         let mut entries = Vec::with_capacity(spec.tokens.len());
         let mut seen_tokens: HashSet<String> = HashSet::new();
         for (i, e) in spec.tokens.into_iter().enumerate() {
             let at = |field: &str| format!("tokens[{i}].{field}");
-            anyhow::ensure!(!e.name.trim().is_empty(), "{}: must not be empty", at("name"));
-            let token: Secret = e.token.parse().map_err(|why| anyhow::anyhow!("{}: {why}", at("token")))?;
+            anyhow::ensure!(
+                !e.name.trim().is_empty(),
+                "{}: must not be empty",
+                at("name")
+            );
+            let token: Secret = e
+                .token
+                .parse()
+                .map_err(|why| anyhow::anyhow!("{}: {why}", at("token")))?;
             anyhow::ensure!(
                 seen_tokens.insert(e.token.clone()),
                 "{}: the same token is given twice (entry {:?})",
@@ -97,13 +105,19 @@ impl TokenBook {
                 serde_json::Value::Array(list) => {
                     let mut accounts = HashSet::new();
                     for (j, a) in list.iter().enumerate() {
-                        let a = a.as_str().ok_or_else(|| anyhow::anyhow!("{}[{j}]: expected an account string", at("accounts")))?;
-                        crate::domain::AccountId::parse(a).map_err(|why| anyhow::anyhow!("{}[{j}]: {why}", at("accounts")))?;
+                        let a = a.as_str().ok_or_else(|| {
+                            anyhow::anyhow!("{}[{j}]: expected an account string", at("accounts"))
+                        })?;
+                        crate::domain::AccountId::parse(a)
+                            .map_err(|why| anyhow::anyhow!("{}[{j}]: {why}", at("accounts")))?;
                         accounts.insert(a.to_string());
                     }
                     Scope::Accounts(Arc::new(accounts))
                 }
-                other => anyhow::bail!("{}: expected \"*\" or a list of accounts, got {other}", at("accounts")),
+                other => anyhow::bail!(
+                    "{}: expected \"*\" or a list of accounts, got {other}",
+                    at("accounts")
+                ),
             };
             entries.push(Entry {
                 name: e.name,
@@ -171,7 +185,11 @@ impl Tokens {
 
     /// The book in force.
     pub fn book(&self) -> Arc<TokenBook> {
-        self.state.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+        self.state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
     }
 
     /// Re-reads the file when its modification time changed; true when
@@ -193,7 +211,8 @@ impl Tokens {
 
 fn read(path: &PathBuf) -> anyhow::Result<(TokenBook, Option<SystemTime>)> {
     let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let json = std::fs::read_to_string(path).with_context(|| format!("reading tokens {}", path.display()))?;
+    let json = std::fs::read_to_string(path)
+        .with_context(|| format!("reading tokens {}", path.display()))?;
     let book = TokenBook::from_json(&json).with_context(|| format!("in {}", path.display()))?;
     Ok((book, mtime))
 }
@@ -235,11 +254,26 @@ mod tests {
     #[test]
     fn bad_token_files_name_the_entry_and_field() {
         for (json, part) in [
-            (r#"{"tokens":[{"name":"a","token":"","accounts":"*"}]}"#, "tokens[0].token"),
-            (r#"{"tokens":[{"name":"","token":"t","accounts":"*"}]}"#, "tokens[0].name"),
-            (r#"{"tokens":[{"name":"a","token":"t","accounts":"all"}]}"#, "tokens[0].accounts"),
-            (r#"{"tokens":[{"name":"a","token":"t","accounts":["ok","a\nb"]}]}"#, "tokens[0].accounts[1]"),
-            (r#"{"tokens":[{"name":"a","token":"t","accounts":"*"},{"name":"b","token":"t","accounts":"*"}]}"#, "tokens[1].token"),
+            (
+                r#"{"tokens":[{"name":"a","token":"","accounts":"*"}]}"#,
+                "tokens[0].token",
+            ),
+            (
+                r#"{"tokens":[{"name":"","token":"t","accounts":"*"}]}"#,
+                "tokens[0].name",
+            ),
+            (
+                r#"{"tokens":[{"name":"a","token":"t","accounts":"all"}]}"#,
+                "tokens[0].accounts",
+            ),
+            (
+                r#"{"tokens":[{"name":"a","token":"t","accounts":["ok","a\nb"]}]}"#,
+                "tokens[0].accounts[1]",
+            ),
+            (
+                r#"{"tokens":[{"name":"a","token":"t","accounts":"*"},{"name":"b","token":"t","accounts":"*"}]}"#,
+                "tokens[1].token",
+            ),
         ] {
             let e = format!("{:#}", TokenBook::from_json(json).unwrap_err());
             assert!(e.contains(part), "{json}: {e}");

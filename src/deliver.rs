@@ -42,10 +42,12 @@ pub fn folder_name(account: &str) -> String {
     use sha2::Digest;
     let readable: String = account
         .chars()
-        .map(|c| match c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-            true => c,
-            false => '_',
-        })
+        .map(
+            |c| match c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                true => c,
+                false => '_',
+            },
+        )
         .take(40)
         .collect();
     let readable = readable.trim_start_matches('.');
@@ -101,7 +103,10 @@ pub fn encoded_header(value: &str) -> String {
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        words.push(format!("=?UTF-8?B?{}?=", base64(&value.as_bytes()[start..end])));
+        words.push(format!(
+            "=?UTF-8?B?{}?=",
+            base64(&value.as_bytes()[start..end])
+        ));
         start = end;
     }
     // Folded: CRLF and a space between words.
@@ -144,9 +149,19 @@ where
         match tokio::time::timeout(DELIVERY_TIMEOUT * 4, attempt()).await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => last = Some(e),
-            Err(_) => last = Some(anyhow::anyhow!("{what}: no answer within {} s", DELIVERY_TIMEOUT.as_secs() * 4)),
+            Err(_) => {
+                last = Some(anyhow::anyhow!(
+                    "{what}: no answer within {} s",
+                    DELIVERY_TIMEOUT.as_secs() * 4
+                ))
+            }
         }
-        tracing::warn!(what, attempt = n + 1, error = format!("{:#}", last.as_ref().expect("set above")), "delivery failed");
+        tracing::warn!(
+            what,
+            attempt = n + 1,
+            error = format!("{:#}", last.as_ref().expect("set above")),
+            "delivery failed"
+        );
     }
     Err(last.unwrap_or_else(|| anyhow::anyhow!("{what}: not attempted")))
 }
@@ -159,7 +174,10 @@ pub fn message(from: &str, to: &[String], report: &Delivered) -> anyhow::Result<
          Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n\
          --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
         to.join(", "),
-        encoded_header(&format!("replywatch report {} for {}", report.run, report.account)),
+        encoded_header(&format!(
+            "replywatch report {} for {}",
+            report.run, report.account
+        )),
         report.headline
     );
     for file in &report.files {
@@ -188,7 +206,12 @@ async fn expect(
         let mut line = String::new();
         let read = tokio::time::timeout(DELIVERY_TIMEOUT, reader.read_line(&mut line))
             .await
-            .map_err(|_| anyhow::anyhow!("the SMTP server did not answer within {} s (expected {code})", DELIVERY_TIMEOUT.as_secs()))??;
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the SMTP server did not answer within {} s (expected {code})",
+                    DELIVERY_TIMEOUT.as_secs()
+                )
+            })??;
         if read == 0 {
             bail!("the SMTP server closed the connection (expected {code})");
         }
@@ -209,7 +232,12 @@ async fn expect(
 pub async fn send_mail(relay: &str, from: &str, to: &[String], data: &str) -> anyhow::Result<()> {
     let stream = tokio::time::timeout(DELIVERY_TIMEOUT, TcpStream::connect(relay))
         .await
-        .map_err(|_| anyhow::anyhow!("connecting to SMTP {relay}: no answer within {} s", DELIVERY_TIMEOUT.as_secs()))?
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "connecting to SMTP {relay}: no answer within {} s",
+                DELIVERY_TIMEOUT.as_secs()
+            )
+        })?
         .with_context(|| format!("connecting to SMTP {relay}"))?;
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
@@ -315,9 +343,19 @@ mod tests {
     #[test]
     fn folder_names_are_short_distinct_and_portable_for_any_account() {
         let long = "x".repeat(256);
-        let names = [folder_name(&long), folder_name(&format!("{long}y")), folder_name("a/b"), folder_name("a_b"), folder_name(".."), folder_name("東京")];
+        let names = [
+            folder_name(&long),
+            folder_name(&format!("{long}y")),
+            folder_name("a/b"),
+            folder_name("a_b"),
+            folder_name(".."),
+            folder_name("東京"),
+        ];
         for n in &names {
-            assert!(n.len() <= 53 && safe_component(n) && !n.starts_with('.'), "{n}");
+            assert!(
+                n.len() <= 53 && safe_component(n) && !n.starts_with('.'),
+                "{n}"
+            );
         }
         let distinct: std::collections::HashSet<_> = names.iter().collect();
         assert_eq!(distinct.len(), names.len(), "{names:?}");

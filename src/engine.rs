@@ -117,17 +117,27 @@ impl Engine {
     /// last of their replies. Cost: the changed part of the conversation,
     /// not its history (issue 15: one late event in a 100k-event
     /// conversation re-walked and compared everything under the lock).
-    fn rewalk(&self, c: ConversationIdx, mut requests: Vec<Request>, from: Timestamp, policy: ReplyPolicy) -> Vec<Request> {
+    fn rewalk(
+        &self,
+        c: ConversationIdx,
+        mut requests: Vec<Request>,
+        from: Timestamp,
+        policy: ReplyPolicy,
+    ) -> Vec<Request> {
         // Replies grow along the list (each request closes before the next
         // opens; only the last may be open), so this is a prefix.
         let keep = requests.partition_point(|r| r.reply.is_some_and(|x| x.at < from));
-        let resume_after = keep.checked_sub(1).and_then(|k| requests[k].reply).map(|x| x.at);
+        let resume_after = keep
+            .checked_sub(1)
+            .and_then(|k| requests[k].reply)
+            .map(|x| x.at);
         requests.truncate(keep);
         let events = self.set.events();
         let list = &self.conversation_events[c as usize];
         // Events at the reply's own instant after it (in SPEC §2 order) are
         // not customers, so nothing opens among them: resume after them.
-        let start = resume_after.map_or(0, |t| list.partition_point(|&i| events[i as usize].at <= t));
+        let start =
+            resume_after.map_or(0, |t| list.partition_point(|&i| events[i as usize].at <= t));
         let walk = list[start..].iter().map(|&i| {
             let e = &events[i as usize];
             WalkEvent {

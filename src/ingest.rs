@@ -203,14 +203,14 @@ async fn try_commit(
     let batches: Vec<&[MessageEvent]> = group.iter().map(|j| j.events.as_slice()).collect();
     let size: usize = batches.iter().map(|b| b.len()).sum();
     let started = std::time::Instant::now();
-    let result = match tokio::time::timeout(COMMIT_TIMEOUT, commit_group(store, live, &batches)).await
-    {
-        Ok(r) => r,
-        Err(_) => Err(anyhow::anyhow!(
-            "the database did not commit within {} s",
-            COMMIT_TIMEOUT.as_secs()
-        )),
-    };
+    let result =
+        match tokio::time::timeout(COMMIT_TIMEOUT, commit_group(store, live, &batches)).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow::anyhow!(
+                "the database did not commit within {} s",
+                COMMIT_TIMEOUT.as_secs()
+            )),
+        };
     tracing::debug!(
         batches = batches.len(),
         events = size,

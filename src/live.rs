@@ -59,7 +59,8 @@ impl LiveState {
     }
 
     fn counted(&self, engine: &Engine) {
-        self.events.store(engine.set().len() as u64, Ordering::Release);
+        self.events
+            .store(engine.set().len() as u64, Ordering::Release);
     }
 
     /// Adds committed events (duplicates and conflicts keep the first
@@ -103,7 +104,11 @@ impl LiveState {
                 for i in copied..end {
                     let e = &set.events()[i];
                     let stream = set.stream(set.stream_of(e.conversation));
-                    let key = (stream.account.to_string(), stream.channel.to_string(), e.id.to_string());
+                    let key = (
+                        stream.account.to_string(),
+                        stream.channel.to_string(),
+                        e.id.to_string(),
+                    );
                     if !keys.contains(&key) {
                         kept.insert(set.event(i));
                     }
@@ -121,7 +126,9 @@ impl LiveState {
             if self.generation.load(Ordering::Acquire) != generation {
                 continue;
             }
-            let late: Vec<MessageEvent> = (copied..engine.set().len()).map(|i| engine.set().event(i)).collect();
+            let late: Vec<MessageEvent> = (copied..engine.set().len())
+                .map(|i| engine.set().event(i))
+                .collect();
             rebuilt.apply(late);
             *engine = rebuilt;
             self.replaced(&engine);

@@ -250,7 +250,10 @@ impl Metrics {
     }
 
     fn folding(&self) -> Folding {
-        self.folding.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.folding
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Records what the ingestion worker applied, under the labels of the
@@ -310,7 +313,10 @@ impl Metrics {
             let (channel, from) = (value(&labels, "channel"), value(&labels, "from"));
             let to = folding.channel(&channel);
             if to != channel {
-                if let Ok(c) = self.ingested.get_metric_with_label_values(&[&channel, &from]) {
+                if let Ok(c) = self
+                    .ingested
+                    .get_metric_with_label_values(&[&channel, &from])
+                {
                     let n = c.get();
                     let _ = self.ingested.remove_label_values(&[&channel, &from]);
                     self.ingested.with_label_values(&[to, &from]).inc_by(n);
@@ -332,7 +338,9 @@ impl Metrics {
             let (account, channel) = (value(&labels, "account"), value(&labels, "channel"));
             let kept = match (&folding.accounts, &folding.pairs) {
                 (Some(a), _) if account != OTHER_ACCOUNTS && !a.contains(&account) => false,
-                (_, Some(p)) => channel == OTHER_CHANNELS || p.contains(&(account.clone(), channel.clone())),
+                (_, Some(p)) => {
+                    channel == OTHER_CHANNELS || p.contains(&(account.clone(), channel.clone()))
+                }
                 _ => true,
             };
             if !kept {
@@ -350,7 +358,9 @@ impl Metrics {
         let mut per_pair: HashMap<(&str, &str), u64> = HashMap::new();
         let mut per_account: HashMap<&str, u64> = HashMap::new();
         for (s, n) in set.streams().iter().zip(engine.stream_events()) {
-            *per_pair.entry((s.account.as_str(), s.channel.as_str())).or_default() += n;
+            *per_pair
+                .entry((s.account.as_str(), s.channel.as_str()))
+                .or_default() += n;
             *per_account.entry(s.account.as_str()).or_default() += n;
         }
         let groups = (self.max_series / series_per_group(self.windows.len())).max(2);
@@ -361,7 +371,10 @@ impl Metrics {
             let mut ranked: Vec<(&str, u64)> = per_account.iter().map(|(a, n)| (*a, *n)).collect();
             ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
             folding.accounts = Some(Arc::new(
-                ranked[..max_accounts].iter().map(|(a, _)| a.to_string()).collect(),
+                ranked[..max_accounts]
+                    .iter()
+                    .map(|(a, _)| a.to_string())
+                    .collect(),
             ));
         }
         let accounts = folding.accounts.clone();

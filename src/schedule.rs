@@ -274,7 +274,10 @@ pub fn prune(dir: &Path, schedule: &Schedule, keep: usize) -> Vec<String> {
         .filter(|e| e.path().is_dir())
         .filter_map(|e| e.file_name().into_string().ok())
         // The run's last date follows the prefix: YYYY-MM-DD.
-        .filter(|n| n.strip_prefix(&prefix).is_some_and(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()))
+        .filter(|n| {
+            n.strip_prefix(&prefix)
+                .is_some_and(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+        })
         .collect();
     runs.sort();
     let old = runs.len().saturating_sub(keep.max(1));

@@ -52,12 +52,14 @@ impl Application {
             .with_context(|| format!("listening on {}", config.listen))?;
         let policy = ReplyPolicy::operational(config.bots_count_as_replies);
         let live = Arc::new(LiveState::new(policy));
-        let metrics = Arc::new(Metrics::with_agents(
-            config.metrics_windows.clone(),
-            config.max_series_accounts,
-            config.agent_metrics.then_some(config.max_series_agents),
-        )?
-        .with_max_series(config.max_series));
+        let metrics = Arc::new(
+            Metrics::with_agents(
+                config.metrics_windows.clone(),
+                config.max_series_accounts,
+                config.agent_metrics.then_some(config.max_series_agents),
+            )?
+            .with_max_series(config.max_series),
+        );
         let (ingest, worker) = IngestQueue::start(
             store.clone(),
             live.clone(),

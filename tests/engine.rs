@@ -144,3 +144,77 @@ fn the_engines_requests_at_an_instant_equal_a_fresh_walk() {
         assert!(!cached.is_empty());
     }
 }
+
+/// Issue 15: a late event re-walked its whole conversation and compared
+/// every request with every earlier one. Now the walk resumes after the
+/// last reply before the new event; the result must equal an engine built
+/// from scratch, wherever in a long conversation the event lands (before
+/// everything, between a request and its reply, at a reply's instant, at
+/// the end), and the first-reply histogram must see each newly answered
+/// request exactly once.
+#[test]
+fn a_late_event_anywhere_in_a_long_conversation_gives_the_figures_of_a_fresh_build() {
+    let at = |s: i64| {
+        replywatch::domain::Timestamp::from_unix_micros(1_780_000_000_000_000 + s * 1_000_000)
+            .to_string()
+    };
+    let ev = |id: String, from: &str, s: i64| {
+        MessageEvent::from_json(
+            format!(r#"{{"id":"{id}","account":"a","channel":"messenger","conversation":"long","from":"{from}","at":"{}"}}"#, at(s))
+                .as_bytes(),
+        )
+        .unwrap()
+    };
+    // 2,000 customer/agent pairs, an hour apart; some left unanswered.
+    let mut base = Vec::new();
+    for i in 0..2_000i64 {
+        base.push(ev(format!("c{i}"), "customer", i * 3600));
+        if i % 7 != 3 {
+            base.push(ev(format!("a{i}"), "agent", i * 3600 + 60 + i % 50));
+        }
+    }
+    let late = [
+        ev("early".into(), "customer", -10),
+        ev("mid-agent".into(), "agent", 1000 * 3600 + 5),
+        ev("same-instant".into(), "bot", 500 * 3600 + 60),
+        ev("unanswered-gets-reply".into(), "agent", 3 * 3600 + 1800),
+        ev("mid-customer".into(), "customer", 1500 * 3600 + 30),
+        ev("end".into(), "customer", 2_000 * 3600),
+    ];
+    let policy = ReplyPolicy::operational(false);
+    let as_of = parse_rfc3339(&at(2_001 * 3600)).unwrap();
+    let opts = AnalyzeOptions::new(as_of, Micros(200 * 24 * HOUR));
+    let mut engine = Engine::from_set(EventSet::from_events(base.clone()), policy);
+    let mut all = base.clone();
+    for e in late {
+        all.push(e.clone());
+        let answered_before: usize = engine
+            .operational_requests()
+            .map(|(_, r)| r.iter().filter(|x| x.reply.is_some()).count())
+            .sum();
+        let applied = engine.apply([e]);
+        let answered_after: usize = engine
+            .operational_requests()
+            .map(|(_, r)| r.iter().filter(|x| x.reply.is_some()).count())
+            .sum();
+        assert!(applied.answered.len() <= answered_after.saturating_sub(answered_before) + 1);
+        let fresh = Engine::from_set(EventSet::from_events(all.clone()), policy);
+        let got = analyze_windows(engine.set(), &opts, &[opts.window], &engine);
+        let want = analyze_windows(fresh.set(), &opts, &[opts.window], &fresh);
+        assert_eq!(
+            serde_json::to_value(&got).unwrap(),
+            serde_json::to_value(&want).unwrap(),
+            "after {} events",
+            all.len()
+        );
+        let requests = |e: &Engine| -> Vec<_> {
+            e.operational_requests()
+                .flat_map(|(_, r)| {
+                    r.iter()
+                        .map(|x| (x.opened_at, x.reply.map(|y| y.at), x.new_conversation))
+                })
+                .collect()
+        };
+        assert_eq!(requests(&engine), requests(&fresh));
+    }
+}

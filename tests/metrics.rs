@@ -362,3 +362,59 @@ fn agent_series_appear_only_when_enabled_and_are_bounded() {
     assert_eq!(sample(&on, "replywatch_agent_answered", &l("bob")), None);
     assert!(on.contains("replywatch_series_folded_agents 2"));
 }
+
+/// Issue 15: one account with 20,000 channel names gave 280,025 series,
+/// and the ingestion counters never shrank. With `--max-series` the least
+/// busy pairs fold into channel="_other", the counters move their counts
+/// there (totals stay exact), and the scrape stays within the budget.
+#[test]
+fn twenty_thousand_channels_stay_within_the_series_budget() {
+    let mut events = Vec::new();
+    let line = |id: String, channel: String, from: &str| {
+        MessageEvent::from_json(
+            format!(r#"{{"id":"{id}","account":"a","channel":"{channel}","conversation":"c","from":"{from}","at":"2026-11-01T10:00:00Z"}}"#)
+                .as_bytes(),
+        )
+        .unwrap()
+    };
+    // The busiest channel has 5 events; 20,000 others one each.
+    for i in 0..5 {
+        events.push(line(format!("busy{i}"), "messenger".into(), "customer"));
+    }
+    for i in 0..20_000 {
+        events.push(line(format!("m{i}"), format!("ch{i}"), "customer"));
+    }
+    let mut engine = Engine::from_set(EventSet::new(), ReplyPolicy::operational(false));
+    let metrics = Metrics::new(windows(), 100)
+        .unwrap()
+        .with_max_series(20_000);
+    let applied = engine.apply(events);
+    metrics.record(&engine, &applied);
+    let text = metrics.render(
+        &engine,
+        parse_rfc3339("2026-11-01T12:00:00Z").unwrap(),
+        &CalendarBook::default(),
+    );
+    let series = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .count();
+    assert!(series <= 20_000, "{series} series");
+    assert!(
+        text.contains(r#"replywatch_requests{account="a",channel="messenger",window="7d"} 1"#),
+        "the busiest channel keeps its name"
+    );
+    assert!(text.contains(r#"channel="_other""#));
+    let ingested: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("replywatch_events_ingested_total{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(ingested, 20_005.0, "counts moved to _other, none lost");
+    let counter_series = text
+        .lines()
+        .filter(|l| l.starts_with("replywatch_events_ingested_total{"))
+        .count();
+    assert!(counter_series < 1_000, "{counter_series} counter series");
+    assert!(text.contains("replywatch_series_folded_channels "));
+}

@@ -299,3 +299,112 @@ fn a_business_hours_report_measures_in_opening_hours() {
     assert_eq!(run(true), 300.0, "five business minutes");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 15: a 256-byte account broke every tenant's scheduled run (too
+/// long for a folder name), and report CSVs wrote `=HYPERLINK(…)` and
+/// `@SUM(…)` from conversation and agent names as they were. Now every
+/// account gets its folder (a readable prefix and a hash, `account.txt`
+/// naming it) and text cells that a spreadsheet would run start with `'`.
+#[test]
+fn every_account_gets_its_report_whatever_its_name_and_formula_cells_are_inert() {
+    use replywatch::domain::MessageEvent;
+    use replywatch::engine::Engine;
+    use replywatch::live::LiveState;
+    let long = format!("{}/../é", "x".repeat(250));
+    assert_eq!(long.len(), 256);
+    let line = |id: &str, account: &str, conversation: &str, from: &str, at: &str, agent: &str| {
+        let agent = match agent {
+            "" => String::new(),
+            a => format!(r#","agent":{}"#, serde_json::to_string(a).unwrap()),
+        };
+        MessageEvent::from_json(
+            format!(
+                r#"{{"id":"{id}","account":{},"channel":"messenger","conversation":{},"from":"{from}","at":"{at}"{agent}}}"#,
+                serde_json::to_string(account).unwrap(),
+                serde_json::to_string(conversation).unwrap()
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    };
+    let formula = r#"=HYPERLINK("http://evil.example","click")"#;
+    let mut events = Vec::new();
+    for account in [long.as_str(), "acme"] {
+        events.push(line(
+            "1",
+            account,
+            formula,
+            "customer",
+            "2026-11-10T10:00:00Z",
+            "",
+        ));
+        events.push(line(
+            "2",
+            account,
+            formula,
+            "agent",
+            "2026-11-10T10:20:00Z",
+            "@SUM(1+1)",
+        ));
+        events.push(line(
+            "3",
+            account,
+            "-2+3",
+            "customer",
+            "2026-11-10T11:00:00Z",
+            "",
+        ));
+    }
+    let policy = ReplyPolicy::operational(false);
+    let live = LiveState::new(policy);
+    live.load(Engine::from_set(EventSet::from_events(events), policy));
+    let schedule: replywatch::schedule::Schedule = "daily 00:00 UTC".parse().unwrap();
+    let dir = std::env::temp_dir().join(format!("replywatch-report-names-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 11).unwrap();
+    let (folder, delivered) = replywatch::schedule::run(
+        &live,
+        &schedule,
+        run_date,
+        &dir,
+        &replywatch::domain::CalendarBook::default(),
+    )
+    .unwrap();
+    assert_eq!(delivered.len(), 2, "both accounts' reports are written");
+    let mut named = Vec::new();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.len() <= 60, "{name}");
+        named.push(std::fs::read_to_string(path.join("account.txt")).unwrap());
+        let requests = std::fs::read_to_string(path.join("requests.csv")).unwrap();
+        assert!(requests.contains(r#"'=HYPERLINK("#), "{requests}");
+        assert!(requests.contains("'-2+3"), "{requests}");
+        assert!(!requests.contains(",=HYPERLINK"), "{requests}");
+        let agents = std::fs::read_to_string(path.join("agents.csv")).unwrap();
+        assert!(agents.contains("'@SUM(1+1)"), "{agents}");
+    }
+    named.sort();
+    assert_eq!(named, ["acme".to_string(), long.clone()]);
+    // Pruning keeps the newest runs only.
+    for day in 12..16 {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+        replywatch::schedule::run(
+            &live,
+            &schedule,
+            d,
+            &dir,
+            &replywatch::domain::CalendarBook::default(),
+        )
+        .unwrap();
+    }
+    let removed = replywatch::schedule::prune(&dir, &schedule, 2);
+    assert_eq!(removed.len(), 3, "{removed:?}");
+    let left = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count();
+    assert_eq!(left, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

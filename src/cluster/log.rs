@@ -238,7 +238,11 @@ impl EventLog {
         let fail = |e: &dyn std::fmt::Display| LogError(e.to_string());
         let mut headers = async_nats::HeaderMap::new();
         // Header values are one line: the reason's own line breaks go.
-        let one_line: String = reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(1000).collect();
+        let one_line: String = reason
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(1000)
+            .collect();
         headers.insert("Replywatch-Reason", one_line.as_str());
         headers.insert("Replywatch-Partition", partition.to_string().as_str());
         self.js
@@ -257,7 +261,12 @@ impl EventLog {
     /// The newest `limit` dead letters, newest first.
     pub async fn dead_letters(&self, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
         let mut dead = self.dead.clone();
-        let state = dead.info().await.context("reading the dead-letter stream")?.state.clone();
+        let state = dead
+            .info()
+            .await
+            .context("reading the dead-letter stream")?
+            .state
+            .clone();
         let mut out = Vec::new();
         let mut seq = state.last_sequence;
         while seq >= state.first_sequence.max(1) && out.len() < limit {

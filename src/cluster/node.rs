@@ -567,22 +567,41 @@ async fn set_aside(
     reason: &str,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
+    set_aside_payload(p, ctx, &m.subject, &m.payload, kind, reason, stop).await
+}
+
+/// [`set_aside`] for a payload (a whole message, or its refused events).
+async fn set_aside_payload(
+    p: u32,
+    ctx: &PartitionContext,
+    subject: &str,
+    payload: &[u8],
+    kind: &'static str,
+    reason: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
     tracing::error!(
         partition = p,
-        subject = %m.subject,
+        subject,
         kind,
         reason,
-        "setting a message aside in the dead-letter stream {}",
+        "setting events aside in the dead-letter stream {}",
         super::log::DEAD_STREAM
     );
     let mut delay = Duration::from_millis(50);
     loop {
-        match ctx.log.dead_letter(p, &m.payload, &format!("{kind}: {reason}")).await {
+        match ctx
+            .log
+            .dead_letter(p, payload, &format!("{kind}: {reason}"))
+            .await
+        {
             Ok(()) => {
                 ctx.metrics.dead_lettered(kind);
                 return true;
             }
-            Err(e) => tracing::warn!(partition = p, error = %e, "storing a dead letter failed; retrying"),
+            Err(e) => {
+                tracing::warn!(partition = p, error = %e, "storing a dead letter failed; retrying")
+            }
         }
         if pause(stop, delay).await {
             return false;
@@ -602,18 +621,57 @@ async fn commit_all(
     batches: Vec<(usize, Vec<MessageEvent>)>,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
-    let all: Vec<MessageEvent> = batches.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
+    let all: Vec<MessageEvent> = batches
+        .iter()
+        .flat_map(|(_, e)| e.iter().cloned())
+        .collect();
     match commit(p, &ctx.ingest, all, stop).await {
         Committed::Yes => return true,
         Committed::Stopped => return false,
         Committed::Refused(_) => {}
     }
     for (i, events) in batches {
-        match commit(p, &ctx.ingest, events, stop).await {
+        match commit(p, &ctx.ingest, events.clone(), stop).await {
             Committed::Yes => {}
             Committed::Stopped => return false,
+            // One event at a time: only the refused ones are set aside, the
+            // others of the message (acknowledged to their sender) stored.
             Committed::Refused(why) => {
-                if !set_aside(p, ctx, &messages[i], "refused", &why, stop).await {
+                let mut refused = Vec::new();
+                let mut reason = why;
+                for e in events {
+                    match commit(p, &ctx.ingest, vec![e.clone()], stop).await {
+                        Committed::Yes => {}
+                        Committed::Stopped => return false,
+                        Committed::Refused(why) => {
+                            reason = why;
+                            refused.push(e);
+                        }
+                    }
+                }
+                if refused.is_empty() {
+                    continue;
+                }
+                let payload: Vec<u8> = refused
+                    .iter()
+                    .flat_map(|e| {
+                        let mut line = e.to_json().to_string().into_bytes();
+                        line.push(b'\n');
+                        line
+                    })
+                    .collect();
+                let what = format!("{} of the message's events: {reason}", refused.len());
+                if !set_aside_payload(
+                    p,
+                    ctx,
+                    &messages[i].subject,
+                    &payload,
+                    "refused",
+                    &what,
+                    stop,
+                )
+                .await
+                {
                     return false;
                 }
             }

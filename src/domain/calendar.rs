@@ -415,7 +415,15 @@ mod tests {
     fn a_calendar_larger_than_the_limits_is_refused_naming_the_part() {
         // Issue 15: 1,440 intervals a day and 200,000 holidays were accepted.
         let minutes: Vec<String> = (0..MAX_INTERVALS_PER_DAY + 1)
-            .map(|i| format!(r#"["{:02}:{:02}","{:02}:{:02}"]"#, i / 60, i % 60, i / 60, i % 60 + 1))
+            .map(|i| {
+                format!(
+                    r#"["{:02}:{:02}","{:02}:{:02}"]"#,
+                    i / 60,
+                    i % 60,
+                    i / 60,
+                    i % 60 + 1
+                )
+            })
             .collect();
         let json = format!(
             r#"{{"default":{{"timezone":"UTC","weekly":{{"tue":[{}]}}}}}}"#,
@@ -425,10 +433,21 @@ mod tests {
         assert_eq!(e.path, "default.weekly.tue");
         assert!(e.reason.contains("at most 48"), "{}", e.reason);
         let days: Vec<String> = (0..=MAX_HOLIDAYS)
-            .map(|i| format!(r#""{}""#, NaiveDate::from_num_days_from_ce_opt(740_000 + i as i32).unwrap()))
+            .map(|i| {
+                format!(
+                    r#""{}""#,
+                    NaiveDate::from_num_days_from_ce_opt(740_000 + i as i32).unwrap()
+                )
+            })
             .collect();
-        let json = format!(r#"{{"default":{{"timezone":"UTC","holidays":[{}]}}}}"#, days.join(","));
-        assert_eq!(CalendarBook::from_json(&json).unwrap_err().path, "default.holidays");
+        let json = format!(
+            r#"{{"default":{{"timezone":"UTC","holidays":[{}]}}}}"#,
+            days.join(",")
+        );
+        assert_eq!(
+            CalendarBook::from_json(&json).unwrap_err().path,
+            "default.holidays"
+        );
         // At the limits, accepted.
         let json = format!(
             r#"{{"default":{{"timezone":"UTC","weekly":{{"tue":[{}]}},"holidays":[{}]}}}}"#,

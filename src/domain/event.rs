@@ -285,8 +285,7 @@ fn parse_at(value: Option<JsonValue<'_>>) -> Result<Timestamp, FieldError> {
         // JSON has one number type: 1730455200.0 is the integer 1730455200
         // (as JSON Schema's `integer` says); 1730455200.5 is not.
         Some(JsonValue::Float(x)) if x >= 0.0 && x.fract() == 0.0 && x < 1.8e19 => {
-            from_unix_integer(x as u64)
-                .ok_or_else(|| field_error("at", format!("{x} {RANGE}")))
+            from_unix_integer(x as u64).ok_or_else(|| field_error("at", format!("{x} {RANGE}")))
         }
         Some(other) => Err(err(&other)),
     }
@@ -480,14 +479,20 @@ mod tests {
         // cluster's log and dropped by the owner after the 202.
         let bad = GOOD.replace("2026-11-01T09:00:00Z", "0000-01-01T00:00:00+00:01");
         let why = first_error(&bad);
-        assert!(why.starts_with("field \"at\"") && why.contains("outside 1970"), "{why}");
+        assert!(
+            why.starts_with("field \"at\"") && why.contains("outside 1970"),
+            "{why}"
+        );
     }
 
     #[test]
     fn a_nul_in_an_id_is_refused_naming_the_field() {
         // Issue 15: PostgreSQL refused such a row, failing every retry.
         let why = first_error(&GOOD.replace("\"m1\"", "\"m\\u0000\""));
-        assert!(why.starts_with("field \"id\"") && why.contains("U+0000"), "{why}");
+        assert!(
+            why.starts_with("field \"id\"") && why.contains("U+0000"),
+            "{why}"
+        );
         let why = first_error(&GOOD.replace("\"acme\"", "\"ac\\r\\nme\""));
         assert!(why.starts_with("field \"account\""), "{why}");
     }

@@ -142,7 +142,14 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused_in_every_string() {
-        for bad in ["a\u{0}b", "line\nbreak", "cr\r", "tab\there", "del\u{7f}", "\u{1f}"] {
+        for bad in [
+            "a\u{0}b",
+            "line\nbreak",
+            "cr\r",
+            "tab\there",
+            "del\u{7f}",
+            "\u{1f}",
+        ] {
             assert!(EventId::parse(bad).is_err(), "{bad:?}");
             assert!(AccountId::parse(bad).is_err(), "{bad:?}");
             assert!(ConversationId::parse(bad).is_err(), "{bad:?}");
@@ -153,7 +160,10 @@ mod tests {
         // Non-ASCII text is fine, including characters whose UTF-8 bytes
         // are ≥ 0x80 (never mistaken for control bytes).
         assert!(AccountId::parse("Café Zürich — 東京").is_ok());
-        assert!(AccountId::parse("\u{85}next-line").is_ok(), "C1 controls are not in SPEC §1's set");
+        assert!(
+            AccountId::parse("\u{85}next-line").is_ok(),
+            "C1 controls are not in SPEC §1's set"
+        );
     }
 
     #[test]

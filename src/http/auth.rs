@@ -4,13 +4,12 @@
 
 use super::AppState;
 use super::error::ApiError;
+use crate::access::Access;
+use crate::secret::Secret;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use crate::access::Access;
-use crate::secret::Secret;
-
 
 /// Middleware of `/v1`, `/` and `/accounts/…` (SPEC §6): with no token
 /// configured everyone passes with access to every account; otherwise the
@@ -66,4 +65,3 @@ async fn check(token: Option<&Secret>, request: Request, next: Next) -> Response
         _ => ApiError::Unauthorized.into_response(),
     }
 }
-

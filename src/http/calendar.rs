@@ -20,10 +20,11 @@ use utoipa::ToSchema;
 pub struct CalendarDoc {
     /// IANA time zone, e.g. `Europe/Berlin`.
     timezone: String,
-    /// Opening intervals per day (`mon` … `sun`), local `HH:MM` pairs.
+    /// Opening intervals per day (`mon` … `sun`), local `HH:MM` pairs (at most 48 a day).
     #[schema(value_type = Option<std::collections::BTreeMap<String, Vec<[String; 2]>>>)]
     weekly: Option<()>,
-    /// Closed local dates, `YYYY-MM-DD`.
+    /// Closed local dates, `YYYY-MM-DD` (at most 1,000).
+    #[schema(max_items = 1000)]
     holidays: Option<Vec<String>>,
 }
 
@@ -45,7 +46,7 @@ fn account_param(account: &str) -> ApiResult<()> {
 
 /// The calendar in force for an account.
 #[utoipa::path(get, path = "/v1/accounts/{account}/calendar", tag = "calendars",
-    params(("account" = String, Path, description = "The business account")),
+    params(("account" = String, Path, pattern = r"^[^\u0000-\u001F\u007F]{1,256}$", description = "The business account")),
     responses(
         (status = 200, description = "The account's calendar", body = AccountCalendar),
         (status = 400, description = "Bad account", body = super::error::ErrorBody),
@@ -78,7 +79,7 @@ const MAX_CALENDAR_BYTES: usize = 256 * 1024;
 
 /// Sets an account's business hours.
 #[utoipa::path(put, path = "/v1/accounts/{account}/calendar", tag = "calendars",
-    params(("account" = String, Path, description = "The business account")),
+    params(("account" = String, Path, pattern = r"^[^\u0000-\u001F\u007F]{1,256}$", description = "The business account")),
     request_body(content = CalendarDoc, content_type = "application/json",
         description = "SPEC §3: {\"timezone\": \"Europe/Berlin\", \"weekly\": {\"mon\": [[\"09:00\",\"12:00\"],[\"13:00\",\"18:00\"]]}, \"holidays\": [\"2026-12-25\"]}"),
     responses(

@@ -25,8 +25,8 @@ pub struct ChartQuery {
     /// Requests opened in [as_of − window, as_of) (default 7d).
     #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
     pub window: Option<String>,
-    /// Evaluation instant, RFC 3339 (default: now).
-    #[param(format = DateTime)]
+    /// Evaluation instant, RFC 3339 within 1970 … 9999 (default: now).
+    #[param(format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub as_of: Option<String>,
     /// IANA zone for days and hours (default: the account's calendar zone, else UTC).
     pub timezone: Option<String>,

@@ -138,9 +138,7 @@ impl IntoResponse for ApiError {
             ),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, Vec::new(), None),
             ApiError::Timeout(m) => (StatusCode::REQUEST_TIMEOUT, m, Vec::new(), None),
-            ApiError::Unprocessable(m) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, m, Vec::new(), None)
-            }
+            ApiError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m, Vec::new(), None),
             ApiError::UnsupportedMediaType(m) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, Vec::new(), None)
             }

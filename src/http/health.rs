@@ -53,7 +53,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         ),
         // The cause is logged; a client only learns that the database failed.
         Ok(Err(e)) => {
-            tracing::warn!(error = format!("{e:#}"), "readiness: the database did not answer");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "readiness: the database did not answer"
+            );
             not_ready("database: not answering; see the server log".into())
         }
         Err(_) => not_ready("database: no answer within 2 s".into()),

@@ -179,7 +179,10 @@ async fn request_id(
     // Random-looking and unique within the process: a fresh SipHash key
     // (seeded by the OS) over a counter.
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let id = format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one(n));
+    let id = format!(
+        "{:016x}",
+        std::collections::hash_map::RandomState::new().hash_one(n)
+    );
     let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = next.run(request).instrument(span).await;
     if let Ok(v) = axum::http::HeaderValue::from_str(&id) {

@@ -19,21 +19,37 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 #[allow(dead_code)] // describes the wire format only; parsing is in `domain::event`
 pub struct EventDoc {
     /// Message id, unique within (account, channel): the idempotency key.
-    #[schema(min_length = 1, max_length = 256)]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001F\u007F]+$"
+    )]
     id: String,
     /// The business account: a Page id, an Instagram account id, a WhatsApp phone-number id.
-    #[schema(min_length = 1, max_length = 256)]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001F\u007F]+$"
+    )]
     account: String,
     /// `messenger`, `instagram`, `whatsapp` or another lowercase name except `all`.
     #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
     channel: String,
     /// The thread with one customer, unique within (account, channel).
-    #[schema(min_length = 1, max_length = 256)]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001F\u007F]+$"
+    )]
     conversation: String,
     from: SenderDoc,
     at: AtDoc,
     /// Who replied, for per-agent figures.
-    #[schema(min_length = 1, max_length = 256)]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001F\u007F]+$"
+    )]
     agent: Option<String>,
 }
 
@@ -57,7 +73,9 @@ impl PartialSchema for AtDoc {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                    // SPEC §1: within 1970 … 9999.
+                    .pattern(Some(r"^(19[7-9][0-9]|[2-9][0-9]{3})-")),
             )
             .item(
                 ObjectBuilder::new()

@@ -52,7 +52,8 @@ pub async fn list_reports(
     for run in sorted_dir(&dir).into_iter().rev() {
         for folder in sorted_dir(&dir.join(&run)) {
             let path = dir.join(&run).join(&folder);
-            let Ok(account) = std::fs::read_to_string(path.join(crate::deliver::ACCOUNT_FILE)) else {
+            let Ok(account) = std::fs::read_to_string(path.join(crate::deliver::ACCOUNT_FILE))
+            else {
                 continue;
             };
             // SPEC §6: another account's files do not exist for this token.
@@ -101,7 +102,12 @@ pub async fn get_report_file(
         .join(&file);
     if !access.is_all() {
         let owner = tokio::fs::read_to_string(
-            state.config.reports_dir.join(&run).join(&account).join(crate::deliver::ACCOUNT_FILE),
+            state
+                .config
+                .reports_dir
+                .join(&run)
+                .join(&account)
+                .join(crate::deliver::ACCOUNT_FILE),
         )
         .await
         .map_err(|_| not_found())?;

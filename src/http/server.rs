@@ -133,7 +133,10 @@ mod tests {
     fn the_busy_answer_declares_its_exact_length() {
         let text = std::str::from_utf8(BUSY).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
         assert!(serde_json::from_str::<serde_json::Value>(body).is_ok());
     }
 }

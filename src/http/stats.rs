@@ -32,8 +32,8 @@ pub enum ClockParam {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatsQuery {
-    /// Evaluation instant, RFC 3339 (default: now).
-    #[param(format = DateTime)]
+    /// Evaluation instant, RFC 3339 within 1970 … 9999 (default: now).
+    #[param(format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub as_of: Option<String>,
     /// Window length: requests opened in [as_of − window, as_of) count, e.g. `24h`, `7d`, `90m` (default 7d).
     #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
@@ -211,8 +211,8 @@ pub enum RequestState {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RequestsQuery {
-    /// Evaluation instant, RFC 3339 (default: now).
-    #[param(format = DateTime)]
+    /// Evaluation instant, RFC 3339 within 1970 … 9999 (default: now).
+    #[param(format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub as_of: Option<String>,
     /// Requests opened in [as_of − window, as_of) (default 7d).
     #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
@@ -314,7 +314,8 @@ pub async fn get_requests(
         let window_start = as_of.minus(window);
         // The engine's cached requests when its view matches the query's.
         let derived;
-        let requests: Box<dyn Iterator<Item = Request> + '_> = match engine.operational() == policy {
+        let requests: Box<dyn Iterator<Item = Request> + '_> = match engine.operational() == policy
+        {
             true => Box::new(engine.operational_at(as_of)),
             false => {
                 derived = derive_requests(set, as_of, policy).operational;
@@ -342,8 +343,12 @@ pub async fn get_requests(
                 continue;
             }
             let stream = set.stream(set.stream_of(r.conversation));
-            let keep = account.as_ref().is_none_or(|a| stream.account.as_str() == a)
-                && channel.as_ref().is_none_or(|c| stream.channel.as_str() == c)
+            let keep = account
+                .as_ref()
+                .is_none_or(|a| stream.account.as_str() == a)
+                && channel
+                    .as_ref()
+                    .is_none_or(|c| stream.channel.as_str() == c)
                 && scope.allows(stream.account.as_str());
             if !keep {
                 continue;
@@ -363,16 +368,21 @@ pub async fn get_requests(
         let rows = oldest
             .into_sorted_vec()
             .into_iter()
-            .map(|(opened_at, account, channel, conversation, RequestKey(r))| RequestRow {
-                account: account.to_string(),
-                channel: channel.to_string(),
-                conversation: conversation.to_string(),
-                opened_at: opened_at.to_string(),
-                first_reply_at: r.reply.map(|x| x.at.to_string()),
-                first_reply_seconds: r.reply.map(|x| x.at.since(r.opened_at).as_seconds_f64()),
-                agent: r.reply.and_then(|x| set.agent(x.agent)).map(|a| a.to_string()),
-                age_seconds: as_of.since(r.opened_at).as_seconds_f64(),
-            })
+            .map(
+                |(opened_at, account, channel, conversation, RequestKey(r))| RequestRow {
+                    account: account.to_string(),
+                    channel: channel.to_string(),
+                    conversation: conversation.to_string(),
+                    opened_at: opened_at.to_string(),
+                    first_reply_at: r.reply.map(|x| x.at.to_string()),
+                    first_reply_seconds: r.reply.map(|x| x.at.since(r.opened_at).as_seconds_f64()),
+                    agent: r
+                        .reply
+                        .and_then(|x| set.agent(x.agent))
+                        .map(|a| a.to_string()),
+                    age_seconds: as_of.since(r.opened_at).as_seconds_f64(),
+                },
+            )
             .collect();
         RequestsPage {
             as_of: as_of.to_string(),

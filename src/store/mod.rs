@@ -62,7 +62,9 @@ pub fn is_refusal(e: &anyhow::Error) -> bool {
         };
         let code = db.code().unwrap_or_default();
         match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-            Some(_) => ["22", "23", "54"].iter().any(|class| code.starts_with(class)),
+            Some(_) => ["22", "23", "54"]
+                .iter()
+                .any(|class| code.starts_with(class)),
             // SQLite's primary result code is the low byte of the extended one.
             None => code
                 .parse::<i32>()
@@ -134,7 +136,10 @@ fn valid_or_logged(row: anyhow::Result<MessageEvent>) -> Option<MessageEvent> {
     match row {
         Ok(e) => Some(e),
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "a stored event is not valid today; left out of the figures");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "a stored event is not valid today; left out of the figures"
+            );
             None
         }
     }
@@ -194,7 +199,10 @@ fn event_row_ref(e: &MessageEvent) -> RowRef<'_> {
 /// and lose it (issue 15). Closing rolls back whatever was begun.
 macro_rules! in_transaction {
     ($pool:expr, |$tx:ident| $body:block) => {{
-        let mut conn = $pool.acquire().await.context("taking a database connection")?;
+        let mut conn = $pool
+            .acquire()
+            .await
+            .context("taking a database connection")?;
         let result: anyhow::Result<_> = async {
             let mut $tx = sqlx::Connection::begin(&mut *conn)
                 .await
@@ -271,26 +279,31 @@ macro_rules! insert_events_tx {
         insert_events_tx!($pool, $db, "events", $events, $suffix, $commit_if)
     };
     ($pool:expr, $db:ty, $table:expr, $events:expr, $suffix:expr, $commit_if:expr) => {{
-        let mut conn = $pool.acquire().await.context("taking a database connection")?;
+        let mut conn = $pool
+            .acquire()
+            .await
+            .context("taking a database connection")?;
         let result: anyhow::Result<u64> = async {
-        let mut tx = sqlx::Connection::begin(&mut *conn).await.context("starting a transaction")?;
-        let mut affected = 0u64;
-        for chunk in $events.chunks(ROWS_PER_STATEMENT) {
-            let mut qb = insert_statement!($db, $table, chunk.iter().map(|e| event_row_ref(e)));
-            qb.push($suffix);
-            affected += qb
-                .build()
-                .execute(&mut *tx)
+            let mut tx = sqlx::Connection::begin(&mut *conn)
                 .await
-                .context("inserting events")?
-                .rows_affected();
-        }
-        if $commit_if(affected) {
-            tx.commit().await.context("committing events")?;
-        } else {
-            tx.rollback().await.context("rolling back")?;
-        }
-        Ok(affected)
+                .context("starting a transaction")?;
+            let mut affected = 0u64;
+            for chunk in $events.chunks(ROWS_PER_STATEMENT) {
+                let mut qb = insert_statement!($db, $table, chunk.iter().map(|e| event_row_ref(e)));
+                qb.push($suffix);
+                affected += qb
+                    .build()
+                    .execute(&mut *tx)
+                    .await
+                    .context("inserting events")?
+                    .rows_affected();
+            }
+            if $commit_if(affected) {
+                tx.commit().await.context("committing events")?;
+            } else {
+                tx.rollback().await.context("rolling back")?;
+            }
+            Ok(affected)
         }
         .await;
         if result.is_err() {
@@ -311,7 +324,10 @@ async fn insert_unnest(
     events: &[&MessageEvent],
     commit_if: impl Fn(u64) -> bool,
 ) -> anyhow::Result<u64> {
-    let mut conn = pool.acquire().await.context("taking a database connection")?;
+    let mut conn = pool
+        .acquire()
+        .await
+        .context("taking a database connection")?;
     let result = insert_unnest_on(&mut conn, events, commit_if).await;
     if result.is_err() {
         // See `in_transaction!`.
@@ -325,7 +341,9 @@ async fn insert_unnest_on(
     events: &[&MessageEvent],
     commit_if: impl Fn(u64) -> bool,
 ) -> anyhow::Result<u64> {
-    let mut tx = sqlx::Connection::begin(conn).await.context("starting a transaction")?;
+    let mut tx = sqlx::Connection::begin(conn)
+        .await
+        .context("starting a transaction")?;
     let mut affected = 0;
     for chunk in events.chunks(10_000) {
         let col = |f: fn(&MessageEvent) -> &str| chunk.iter().map(|e| f(e)).collect::<Vec<&str>>();
@@ -452,7 +470,17 @@ fn decode_page(json: &str) -> anyhow::Result<(Vec<MessageEvent>, Option<Key>)> {
         .map(|r| (r.0.to_string(), r.1.to_string(), r.2.to_string()));
     let events = rows
         .iter()
-        .filter_map(|r| valid_or_logged(event_from((&r.0, &r.1, &r.2, &r.3, &r.4, r.5, r.6.as_deref()))))
+        .filter_map(|r| {
+            valid_or_logged(event_from((
+                &r.0,
+                &r.1,
+                &r.2,
+                &r.3,
+                &r.4,
+                r.5,
+                r.6.as_deref(),
+            )))
+        })
         .collect();
     Ok((events, last))
 }
@@ -603,19 +631,19 @@ impl Store {
             return Ok(0);
         };
         let moved = in_transaction!(pool, |tx| {
-        let moved = sqlx::query(
-            "INSERT INTO events (account, channel, id, conversation, sender, at_us, agent) \
+            let moved = sqlx::query(
+                "INSERT INTO events (account, channel, id, conversation, sender, at_us, agent) \
              SELECT account, channel, id, conversation, sender, at_us, agent FROM ingest_log \
              WHERE true ORDER BY account, channel, id, seq ON CONFLICT DO NOTHING",
-        )
-        .execute(&mut *tx)
-        .await
-        .context("moving the ingestion log into events")?;
-        sqlx::query("DELETE FROM ingest_log")
+            )
             .execute(&mut *tx)
             .await
-            .context("emptying the ingestion log")?;
-        moved
+            .context("moving the ingestion log into events")?;
+            sqlx::query("DELETE FROM ingest_log")
+                .execute(&mut *tx)
+                .await
+                .context("emptying the ingestion log")?;
+            moved
         });
         Ok(moved.rows_affected())
     }
@@ -723,7 +751,10 @@ impl Store {
         let unmerged = match self.merge_log().await {
             Ok(_) => false,
             Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "merging the ingestion log failed; reading it unmerged");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "merging the ingestion log failed; reading it unmerged"
+                );
                 true
             }
         };
@@ -736,7 +767,9 @@ impl Store {
                         "SELECT account, channel, id, conversation, sender, at_us, agent FROM ingest_log ORDER BY seq",
                     )
                     .fetch(pool);
-                    while let Some(row) = rows.try_next().await.context("loading the ingestion log")? {
+                    while let Some(row) =
+                        rows.try_next().await.context("loading the ingestion log")?
+                    {
                         if let Some(e) = valid_or_logged(event_of(row)) {
                             set.insert(e);
                         }
@@ -751,8 +784,8 @@ impl Store {
                 .fetch(pool);
                 while let Some(row) = rows.try_next().await.context("loading events")? {
                     if let Some(e) = valid_or_logged(event_of(row)) {
-                    set.insert(e);
-                }
+                        set.insert(e);
+                    }
                 }
             }
         }

@@ -248,11 +248,7 @@ mod tests {
             b"{\"object\":\"page\" }",
             &secrets
         ));
-        assert!(!signature_matches(
-            Some(&header),
-            body,
-            &["other".into()]
-        ));
+        assert!(!signature_matches(Some(&header), body, &["other".into()]));
         assert!(!signature_matches(None, body, &secrets));
         assert!(!signature_matches(Some("sha1=abcd"), body, &secrets));
         assert!(!signature_matches(Some("sha256=zz"), body, &secrets));

@@ -714,3 +714,114 @@ async fn a_hung_node_loses_its_leases_and_gets_partitions_back_when_it_resumes()
     drop(nodes);
     db.remove().await;
 }
+
+/// Issue 15: a message an owner cannot decode was dropped (after the front
+/// answered 202), and a batch PostgreSQL refuses was retried forever and
+/// stopped the partition. Now both go to the dead-letter stream — counted
+/// in /metrics, listed by GET /v1/dead-letters — and only the refused
+/// events of a message: the partition goes on, the rest is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_and_refused_messages_go_to_the_dead_letters_and_the_partition_goes_on() {
+    let (nats, db, client, nodes) = cluster_of(1).await;
+    let node = &nodes[0];
+    let store = db.store().await;
+    store
+        .execute_admin("ALTER TABLE events ADD CONSTRAINT no_poison CHECK (id <> 'poison')")
+        .await
+        .unwrap();
+    store.close().await;
+    // Something replywatch did not write, straight into a partition.
+    let nc = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(nc);
+    js.publish("replywatch.events.0", "not an event\n".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // A batch whose one event PostgreSQL refuses, beside good ones.
+    let at = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
+    let line = |id: &str, conversation: &str| {
+        format!(
+            r#"{{"id":"{id}","account":"dl","channel":"messenger","conversation":"{conversation}","from":"customer","at":"{at}"}}"#
+        )
+    };
+    let body = [
+        line("good-1", "c1"),
+        line("poison", "c2"),
+        line("good-2", "c3"),
+    ]
+    .join("\n");
+    let r = client
+        .post(node.url("/v1/events"))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "the log took it");
+    let started = Instant::now();
+    let letters = loop {
+        let v = get_json(&client, node.url("/v1/dead-letters")).await;
+        if v.as_array().is_some_and(|a| a.len() == 2) {
+            break v;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "dead letters: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let reasons: Vec<&str> = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.starts_with("undecodable")),
+        "{letters}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("refused: 1 of the message's events")),
+        "{letters}"
+    );
+    let refused = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["reason"].as_str().unwrap().starts_with("refused"))
+        .unwrap();
+    assert!(
+        refused["first_line"]
+            .as_str()
+            .unwrap()
+            .contains(r#""id":"poison""#),
+        "{refused}"
+    );
+    // Nothing waits in the partitions, and the good events are stored.
+    wait_settled(&client, &[node], Duration::from_secs(20)).await;
+    let stats = get_json(
+        &client,
+        node.url("/v1/stats?account=dl&channel=all&window=1d"),
+    )
+    .await;
+    assert_eq!(stats["groups"][0]["requests"], 2, "{stats}");
+    let metrics = client
+        .get(node.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"replywatch_dead_letters_total{reason="undecodable"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"replywatch_dead_letters_total{reason="refused"} 1"#));
+    drop(nodes);
+    drop(nats);
+    db.remove().await;
+}

@@ -136,7 +136,11 @@ async fn a_full_disk_never_acknowledges_a_lost_batch_and_ingestion_recovers() {
     store.close().await;
     for &i in &acked {
         for e in events_of(&batches[i]) {
-            let key = (e.account.to_string(), e.channel.to_string(), e.id.to_string());
+            let key = (
+                e.account.to_string(),
+                e.channel.to_string(),
+                e.id.to_string(),
+            );
             assert!(
                 stored.contains(&key),
                 "acknowledged event {key:?} of batch {i} is lost (statuses {statuses:?})"
@@ -179,12 +183,16 @@ async fn a_half_sent_request_is_cut_off_and_never_blocks_the_stop() {
     let started = Instant::now();
     let closed = tokio::task::spawn_blocking(move || {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
         read_until_closed(&mut s, Duration::from_secs(5))
     })
     .await
     .unwrap();
-    assert!(closed.is_some(), "the half-sent request was still open after 5 s");
+    assert!(
+        closed.is_some(),
+        "the half-sent request was still open after 5 s"
+    );
     assert!(started.elapsed() < Duration::from_secs(4));
     // Others are served meanwhile.
     assert_eq!(app.get("/healthz").await.status, 200);
@@ -241,7 +249,10 @@ async fn connections_beyond_the_limit_get_503_and_a_freed_place_is_used_again() 
         {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "the freed places were not reused");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the freed places were not reused"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     app.finish().await;
@@ -260,12 +271,23 @@ async fn a_batch_the_database_refuses_fails_alone_and_never_wedges_ingestion() {
         .unwrap();
     store.close().await;
     let event = |id: &str, conversation: &str| {
-        format!(r#"{{"id":"{id}","account":"a","channel":"messenger","conversation":"{conversation}","from":"customer","at":"2026-11-01T10:00:00Z"}}"#)
+        format!(
+            r#"{{"id":"{id}","account":"a","channel":"messenger","conversation":"{conversation}","from":"customer","at":"2026-11-01T10:00:00Z"}}"#
+        )
     };
     let good: Vec<String> = (0..6)
-        .map(|b| (0..50).map(|i| event(&format!("g{b}-{i}"), &format!("c{b}-{i}"))).collect::<Vec<_>>().join("\n"))
+        .map(|b| {
+            (0..50)
+                .map(|i| event(&format!("g{b}-{i}"), &format!("c{b}-{i}")))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .collect();
-    let poison = format!("{}\n{}", event("ok-beside-poison", "p1"), event("poison", "p2"));
+    let poison = format!(
+        "{}\n{}",
+        event("ok-beside-poison", "p1"),
+        event("poison", "p2")
+    );
     for round in 0..3 {
         // Sent together, so that the worker commits them as one group.
         let mut bodies = good.clone();
@@ -292,12 +314,23 @@ async fn a_batch_the_database_refuses_fails_alone_and_never_wedges_ingestion() {
             replies.push(p.await.unwrap());
         }
         let statuses: Vec<u16> = replies.iter().map(|r| r.0).collect();
-        assert_eq!(statuses.iter().filter(|&&s| s == 422).count(), 1, "round {round}: {statuses:?}");
-        assert_eq!(statuses.iter().filter(|&&s| s == 202).count(), good.len(), "round {round}: {statuses:?}");
+        assert_eq!(
+            statuses.iter().filter(|&&s| s == 422).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|&&s| s == 202).count(),
+            good.len(),
+            "round {round}: {statuses:?}"
+        );
         let refused = replies.iter().find(|r| r.0 == 422).unwrap();
         let message = refused.1["error"]["message"].as_str().unwrap();
         assert!(message.contains("refused"), "{message}");
-        assert!(!message.contains("no_poison"), "database text leaked: {message}");
+        assert!(
+            !message.contains("no_poison"),
+            "database text leaked: {message}"
+        );
     }
     // Nothing of the refused batch is stored; every good event is.
     let stats = app
@@ -319,33 +352,54 @@ fn empty_secrets_refuse_the_start_naming_the_option() {
         ("REPLYWATCH_META_VERIFY_TOKEN", "", "--meta-verify-token"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_replywatch"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", "sqlite::memory:"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                "sqlite::memory:",
+            ])
             .env(var, value)
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{var}={value:?} started");
-        assert!(stderr.contains(option) && stderr.contains("must not be empty"), "{var}: {stderr}");
-        assert!(!stderr.contains("s3cret"), "a secret reached the output: {stderr}");
+        assert!(
+            stderr.contains(option) && stderr.contains("must not be empty"),
+            "{var}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("s3cret"),
+            "a secret reached the output: {stderr}"
+        );
     }
 }
 
 /// Issue 15: an empty `hub.verify_token` never matches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_verify_token_never_passes_the_handshake() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.meta_verify_token = Some("verify-me".into())).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.meta_verify_token = Some("verify-me".into())
+    })
+    .await;
     for q in [
         "hub.mode=subscribe&hub.verify_token=&hub.challenge=42",
         "hub.mode=subscribe&hub.challenge=42",
     ] {
-        assert_eq!(app.get(&format!("/webhooks/meta?{q}")).await.status, 403, "{q}");
+        assert_eq!(
+            app.get(&format!("/webhooks/meta?{q}")).await.status,
+            403,
+            "{q}"
+        );
     }
-    let ok = app
-        .client
-        .get(app.url("/webhooks/meta?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=42"))
-        .send()
-        .await
-        .unwrap();
+    let ok =
+        app.client
+            .get(app.url(
+                "/webhooks/meta?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=42",
+            ))
+            .send()
+            .await
+            .unwrap();
     assert_eq!(ok.text().await.unwrap(), "42");
     app.finish().await;
 }
@@ -373,7 +427,9 @@ async fn a_scoped_token_sees_and_changes_only_its_accounts() {
     // An hour ago: the page shows the last 7 days to now.
     let at = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     let event = |id: &str, account: &str| {
-        format!(r#"{{"id":"{id}","account":"{account}","channel":"messenger","conversation":"c","from":"customer","at":"{at}"}}"#)
+        format!(
+            r#"{{"id":"{id}","account":"{account}","channel":"messenger","conversation":"c","from":"customer","at":"{at}"}}"#
+        )
     };
     let send = |token: &str, body: String| {
         app.client
@@ -383,13 +439,19 @@ async fn a_scoped_token_sees_and_changes_only_its_accounts() {
             .body(body)
             .send()
     };
-    let get = |token: &'static str, path: &str| app.client.get(app.url(path)).bearer_auth(token).send();
+    let get =
+        |token: &'static str, path: &str| app.client.get(app.url(path)).bearer_auth(token).send();
 
     // No token, an unknown token: 401.
     assert_eq!(app.get("/v1/stats").await.status, 401);
     assert_eq!(get("nope", "/v1/stats").await.unwrap().status(), 401);
     // A batch with another account's event: 403 naming its index, nothing stored.
-    let mixed = [event("1", "acme-1"), event("2", "other"), event("3", "acme-2")].join("\n");
+    let mixed = [
+        event("1", "acme-1"),
+        event("2", "other"),
+        event("3", "acme-2"),
+    ]
+    .join("\n");
     let r = send("acme-token", mixed).await.unwrap();
     assert_eq!(r.status(), 403);
     let body = json(r).await;
@@ -400,15 +462,38 @@ async fn a_scoped_token_sees_and_changes_only_its_accounts() {
         .map(|p| p["index"].as_u64().unwrap())
         .collect();
     assert_eq!(indexes, [1]);
-    assert_eq!(send("acme-token", [event("1", "acme-1"), event("3", "acme-2")].join("\n")).await.unwrap().status(), 202);
-    assert_eq!(send("admin-token", event("2", "other")).await.unwrap().status(), 202);
+    assert_eq!(
+        send(
+            "acme-token",
+            [event("1", "acme-1"), event("3", "acme-2")].join("\n")
+        )
+        .await
+        .unwrap()
+        .status(),
+        202
+    );
+    assert_eq!(
+        send("admin-token", event("2", "other"))
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
 
     let q = "/v1/stats?window=7d&channel=all";
     let accounts = |v: serde_json::Value| -> HashSet<String> {
-        v["groups"].as_array().unwrap().iter().map(|g| g["account"].as_str().unwrap().to_string()).collect()
+        v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["account"].as_str().unwrap().to_string())
+            .collect()
     };
     let mine = accounts(json(get("acme-token", q).await.unwrap()).await);
-    assert_eq!(mine, HashSet::from(["acme-1".to_string(), "acme-2".to_string()]));
+    assert_eq!(
+        mine,
+        HashSet::from(["acme-1".to_string(), "acme-2".to_string()])
+    );
     let all = accounts(json(get("admin-token", q).await.unwrap()).await);
     assert_eq!(all.len(), 3);
     // Another account named: 403, for every route that names one.
@@ -419,7 +504,11 @@ async fn a_scoped_token_sees_and_changes_only_its_accounts() {
         "/v1/accounts/other/calendar".to_string(),
         "/accounts/other".to_string(),
     ] {
-        assert_eq!(get("acme-token", &path).await.unwrap().status(), 403, "{path}");
+        assert_eq!(
+            get("acme-token", &path).await.unwrap().status(),
+            403,
+            "{path}"
+        );
     }
     let put = app
         .client
@@ -437,12 +526,25 @@ async fn a_scoped_token_sees_and_changes_only_its_accounts() {
     let page = get("acme-token", "/").await.unwrap().text().await.unwrap();
     assert!(page.contains("acme-1") && !page.contains("other"), "{page}");
     // Dead letters hold any account's events: all-accounts tokens only.
-    assert_eq!(get("acme-token", "/v1/dead-letters").await.unwrap().status(), 403);
+    assert_eq!(
+        get("acme-token", "/v1/dead-letters")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
     // The file is re-read when it changes: a revoked token stops working.
-    std::fs::write(&file, r#"{"tokens": [{"name": "admin", "token": "admin-token", "accounts": "*"}]}"#).unwrap();
+    std::fs::write(
+        &file,
+        r#"{"tokens": [{"name": "admin", "token": "admin-token", "accounts": "*"}]}"#,
+    )
+    .unwrap();
     let started = Instant::now();
     while get("acme-token", q).await.unwrap().status() != 401 {
-        assert!(started.elapsed() < Duration::from_secs(10), "the tokens file was not re-read");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the tokens file was not re-read"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     app.finish().await;
@@ -455,9 +557,18 @@ async fn a_scoped_token_sees_and_changes_only_its_accounts() {
 async fn events_outside_spec_1_are_refused_naming_the_field() {
     let app = TestApp::spawn(Backend::Postgres).await;
     for (body, field) in [
-        (r#"{"id":"1","account":"a","channel":"messenger","conversation":"c","from":"customer","at":"0000-01-01T00:00:00+00:01"}"#, "at"),
-        (r#"{"id":"x\u0000","account":"a","channel":"messenger","conversation":"c","from":"customer","at":"2026-11-01T10:00:00Z"}"#, "id"),
-        (r#"{"id":"1","account":"a","channel":"messenger","conversation":"c\r\nBcc: x","from":"customer","at":"2026-11-01T10:00:00Z"}"#, "conversation"),
+        (
+            r#"{"id":"1","account":"a","channel":"messenger","conversation":"c","from":"customer","at":"0000-01-01T00:00:00+00:01"}"#,
+            "at",
+        ),
+        (
+            r#"{"id":"x\u0000","account":"a","channel":"messenger","conversation":"c","from":"customer","at":"2026-11-01T10:00:00Z"}"#,
+            "id",
+        ),
+        (
+            r#"{"id":"1","account":"a","channel":"messenger","conversation":"c\r\nBcc: x","from":"customer","at":"2026-11-01T10:00:00Z"}"#,
+            "conversation",
+        ),
     ] {
         let r = app.post_ndjson(body).await;
         assert_eq!(r.status, 400, "{body}");
