@@ -150,6 +150,9 @@ async fn raw_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::R
 struct HttpResult {
     took: Duration,
     latencies: Vec<Duration>,
+    /// `GET /healthz` every 20 ms during the load (issue 15: health must
+    /// answer in < 10 ms under any load).
+    health: Vec<Duration>,
 }
 
 /// Time to store `events` through `serve` with `clients` concurrent clients.
@@ -176,7 +179,27 @@ async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::
     // Bodies are built before the clock starts: the client must not be the bottleneck.
     let bodies = ndjson_bodies(events, args.batch);
     let t = Instant::now();
+    let (probe_stop, mut probe_stopped) = tokio::sync::oneshot::channel::<()>();
+    let probe = {
+        let (client, url) = (client.clone(), format!("http://{addr}/healthz"));
+        tokio::spawn(async move {
+            let mut took = Vec::new();
+            loop {
+                let sent = Instant::now();
+                if let Ok(r) = client.get(&url).send().await {
+                    let _ = r.bytes().await;
+                    took.push(sent.elapsed());
+                }
+                tokio::select! {
+                    _ = &mut probe_stopped => return took,
+                    _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                }
+            }
+        })
+    };
     let latencies = post_bodies(&client, &[url], bodies, args.clients).await?;
+    let _ = probe_stop.send(());
+    let health = probe.await.context("health probe")?;
     // The clock stops when the server has shut down: every event is then in
     // `events` (SQLite's ingestion log merged), not merely acknowledged.
     let _ = stop_tx.send(());
@@ -191,7 +214,11 @@ async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::
         "stored {stored} of {} events",
         events.len()
     );
-    Ok(HttpResult { took, latencies })
+    Ok(HttpResult {
+        took,
+        latencies,
+        health,
+    })
 }
 
 /// The events as NDJSON request bodies of `batch` events each.
@@ -315,6 +342,16 @@ pub fn run_bench_ingest(
         ms(lat.last().copied().unwrap_or_default())
     )?;
     writeln!(out, "ratio HTTP / raw: {:.2}", http_rate / raw_rate)?;
+    let mut health = http.health;
+    health.sort();
+    writeln!(
+        out,
+        "GET /healthz during the load, {} probes: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        health.len(),
+        ms(percentile(&health, 0.5)),
+        ms(percentile(&health, 0.99)),
+        ms(health.last().copied().unwrap_or_default())
+    )?;
     Ok(())
 }
 

@@ -163,6 +163,8 @@ pub enum BenchCommand {
     Metrics(crate::bench::BenchMetricsArgs),
     /// Events/s of a NATS JetStream cluster with 1, 2, 3 nodes, and failover time.
     Cluster(crate::bench_cluster::BenchClusterArgs),
+    /// Time to apply one late event to a long conversation in the streaming engine.
+    Engine(crate::bench_engine::BenchEngineArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]

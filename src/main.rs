@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Cluster(args)) => {
             replywatch::bench_cluster::run_bench_cluster(args, &mut std::io::stdout())
         }
+        Command::Bench(BenchCommand::Engine(args)) => {
+            replywatch::bench_engine::run_bench_engine(args, &mut std::io::stdout().lock())
+        }
         #[cfg(feature = "reports")]
         Command::Report(args) => replywatch::cli::run_report(args, &mut std::io::stdout().lock()),
         Command::Serve(config) => run_serve((**config).clone()),

@@ -312,26 +312,25 @@ impl Metrics {
         for labels in label_sets(&self.ingested) {
             let (channel, from) = (value(&labels, "channel"), value(&labels, "from"));
             let to = folding.channel(&channel);
-            if to != channel {
-                if let Ok(c) = self
+            if to != channel
+                && let Ok(c) = self
                     .ingested
                     .get_metric_with_label_values(&[&channel, &from])
-                {
-                    let n = c.get();
-                    let _ = self.ingested.remove_label_values(&[&channel, &from]);
-                    self.ingested.with_label_values(&[to, &from]).inc_by(n);
-                }
+            {
+                let n = c.get();
+                let _ = self.ingested.remove_label_values(&[&channel, &from]);
+                self.ingested.with_label_values(&[to, &from]).inc_by(n);
             }
         }
         for labels in label_sets(&self.duplicates) {
             let channel = value(&labels, "channel");
             let to = folding.channel(&channel);
-            if to != channel {
-                if let Ok(c) = self.duplicates.get_metric_with_label_values(&[&channel]) {
-                    let n = c.get();
-                    let _ = self.duplicates.remove_label_values(&[&channel]);
-                    self.duplicates.with_label_values(&[to]).inc_by(n);
-                }
+            if to != channel
+                && let Ok(c) = self.duplicates.get_metric_with_label_values(&[&channel])
+            {
+                let n = c.get();
+                let _ = self.duplicates.remove_label_values(&[&channel]);
+                self.duplicates.with_label_values(&[to]).inc_by(n);
             }
         }
         for labels in label_sets(&self.first_reply) {

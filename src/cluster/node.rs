@@ -528,10 +528,10 @@ async fn consume(p: u32, ctx: &PartitionContext, mut stop: watch::Receiver<bool>
                     }
                 }
                 messages.push(m);
-                if n_events < EVENTS_PER_COMMIT {
-                    if let Some(Some(Ok(m))) = pull.next().now_or_never() {
-                        next = Some(m);
-                    }
+                if n_events < EVENTS_PER_COMMIT
+                    && let Some(Some(Ok(m))) = pull.next().now_or_never()
+                {
+                    next = Some(m);
                 }
             }
             let n_messages = messages.len();

@@ -648,4 +648,17 @@ mod tests {
             assert_eq!(badge_fastest(v), Some((fastest, k as u64)), "n = {n}");
         }
     }
+
+    #[test]
+    fn badge_sums_past_i64_stay_exact() {
+        // Issue 15: the sum of the fastest 90 % was an unchecked i64; 20
+        // replies of 2^62 µs each pass i64::MAX.
+        let huge = Micros(1 << 62);
+        let (sum, k) = badge_fastest(vec![huge; 20]).unwrap();
+        assert_eq!(k, 18);
+        assert_eq!(sum, 18 * (1i128 << 62));
+        let blockers = badge_blockers(Share { hits: 20, of: 20 }, Some((sum, k)));
+        assert_eq!(blockers.len(), 1, "{blockers:?}");
+        assert!(blockers[0].starts_with("response_time"), "{blockers:?}");
+    }
 }
