@@ -127,8 +127,15 @@ pub struct ServeConfig {
     #[arg(long, env = "REPLYWATCH_REPORTS_KEEP", default_value_t = 60,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub reports_keep: u32,
-    /// SMTP relay (host:port, plain SMTP, no TLS/AUTH) that e-mails each scheduled report.
-    #[arg(long, env = "REPLYWATCH_REPORT_SMTP", value_name = "HOST:PORT")]
+    /// SMTP server that e-mails each scheduled report: HOST:PORT (plain, a local relay),
+    /// smtp://[USER:PASSWORD@]HOST[:PORT] (STARTTLS required; ?tls=none for plain)
+    /// or smtps://[USER:PASSWORD@]HOST[:PORT] (implicit TLS).
+    #[arg(
+        long,
+        env = "REPLYWATCH_REPORT_SMTP",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub report_smtp: Option<String>,
     /// Sender address of report e-mails.
     #[arg(long, env = "REPLYWATCH_REPORT_MAIL_FROM")]
@@ -136,7 +143,10 @@ pub struct ServeConfig {
     /// Recipients of report e-mails (repeatable or comma-separated).
     #[arg(long, env = "REPLYWATCH_REPORT_MAIL_TO", value_delimiter = ',')]
     pub report_mail_to: Vec<String>,
-    /// HTTP webhook that gets a Slack-style {"text": …} with each run's headline figures.
+    /// PEM file of a CA to trust (beside the system's roots) for the report e-mail and webhook.
+    #[arg(long, env = "REPLYWATCH_REPORT_TLS_CA", value_name = "FILE")]
+    pub report_tls_ca: Option<PathBuf>,
+    /// HTTP or HTTPS webhook that gets a Slack-style {"text": …} with each run's headline figures.
     #[arg(long, env = "REPLYWATCH_REPORT_WEBHOOK", value_name = "URL")]
     pub report_webhook: Option<String>,
     /// Start with a generated, realistic month of events in a throw-away SQLite database (ignores --database-url).
@@ -247,6 +257,7 @@ impl ServeConfig {
             report_mail_from: None,
             report_mail_to: Vec::new(),
             report_webhook: None,
+            report_tls_ca: None,
             reports_dir: std::path::PathBuf::from("reports"),
             reports_keep: 60,
             demo: false,

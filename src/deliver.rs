@@ -1,23 +1,29 @@
 //! Delivery of scheduled reports: an e-mail per account with the CSV and
-//! PNG files attached (plain SMTP to a relay: EHLO, MAIL, RCPT, DATA; no
-//! TLS or AUTH, so point it at a local relay), and a Slack-compatible JSON
-//! message (`{"text": …}`) with the headline figures and the files' paths,
-//! posted to an HTTP webhook. Knows files and sockets, not the engine.
+//! PNG files attached (lettre: SMTP with STARTTLS or implicit TLS and AUTH,
+//! or plain SMTP to a local relay), and a Slack-compatible JSON message
+//! (`{"text": …}`) with the headline figures and the files' paths, posted
+//! to an HTTP or HTTPS webhook (reqwest). TLS is rustls with the `ring`
+//! provider; `--report-tls-ca` adds a CA to the system's roots. Every step
+//! has a timeout, every delivery up to three attempts. Knows files and
+//! sockets, not the engine.
 
 use anyhow::{Context, bail};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 /// Where reports go.
 #[derive(Debug, Clone, Default)]
 pub struct Delivery {
-    /// `host:port` of an SMTP relay.
-    pub smtp: Option<String>,
+    /// `HOST:PORT`, `smtp://…` or `smtps://…` (may hold a password).
+    pub smtp: Option<crate::secret::Secret>,
     pub mail_from: Option<String>,
     pub mail_to: Vec<String>,
-    /// `http://…` endpoint that takes Slack-style `{"text": …}`.
+    /// `http://…` or `https://…` endpoint that takes Slack-style `{"text": …}`.
     pub webhook: Option<String>,
+    /// PEM file of a CA trusted beside the system's roots (SMTP and webhook).
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// One account's report of one run, ready to deliver.
@@ -64,71 +70,6 @@ pub fn safe_component(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4 + bytes.len() / 57 * 2);
-    for (i, chunk) in bytes.chunks(3).enumerate() {
-        if i > 0 && i % 19 == 0 {
-            out.push_str("\r\n"); // 76-character lines
-        }
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * k)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// A header value as RFC 2047 encoded words when it is not plain printable
-/// ASCII: an account name with a line break can never add a header, and a
-/// name in any script arrives readable. Each word holds at most 45 bytes
-/// (60 characters of base64), cut at character boundaries.
-pub fn encoded_header(value: &str) -> String {
-    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return value.to_string();
-    }
-    let mut words = Vec::new();
-    let mut start = 0;
-    while start < value.len() {
-        let mut end = (start + 45).min(value.len());
-        while !value.is_char_boundary(end) {
-            end -= 1;
-        }
-        words.push(format!(
-            "=?UTF-8?B?{}?=",
-            base64(&value.as_bytes()[start..end])
-        ));
-        start = end;
-    }
-    // Folded: CRLF and a space between words.
-    words.join("\r\n ")
-}
-
-/// The DATA of an SMTP transaction (RFC 5321 §4.5.2): every line ending
-/// made CRLF (a bare LF or CR would let a line start with "." unseen), and
-/// every line that starts with "." given another one, the first included.
-pub fn smtp_data(message: &str) -> String {
-    let normalised = message.replace("\r\n", "\n").replace('\r', "\n");
-    let mut out = String::with_capacity(normalised.len() + 64);
-    for line in normalised.split('\n') {
-        if line.starts_with('.') {
-            out.push('.');
-        }
-        out.push_str(line);
-        out.push_str("\r\n");
-    }
-    out
-}
-
 /// Longest wait for one SMTP reply or one webhook answer.
 const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Attempts per delivery, with a growing pause between them.
@@ -166,20 +107,27 @@ where
     Err(last.unwrap_or_else(|| anyhow::anyhow!("{what}: not attempted")))
 }
 
-/// The MIME message of one report.
-pub fn message(from: &str, to: &[String], report: &Delivered) -> anyhow::Result<String> {
-    let boundary = format!("replywatch-{}", report.run);
-    let mut m = format!(
-        "From: {from}\r\nTo: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n\
-         --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
-        to.join(", "),
-        encoded_header(&format!(
+/// The message of one report: the headline as text, the files attached.
+/// lettre encodes the subject per RFC 2047 when it is not plain ASCII (an
+/// account name can never add a header line) and dot-stuffs the data.
+pub fn message(from: &str, to: &[String], report: &Delivered) -> anyhow::Result<lettre::Message> {
+    use lettre::message::header::ContentType;
+    use lettre::message::{Attachment, MultiPart, SinglePart};
+    let mut builder = lettre::Message::builder()
+        .from(
+            from.parse()
+                .with_context(|| format!("--report-mail-from {from:?}"))?,
+        )
+        .subject(format!(
             "replywatch report {} for {}",
             report.run, report.account
-        )),
-        report.headline
-    );
+        ));
+    for rcpt in to {
+        builder = builder.to(rcpt
+            .parse()
+            .with_context(|| format!("--report-mail-to {rcpt:?}"))?);
+    }
+    let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(report.headline.clone()));
     for file in &report.files {
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         let kind = match file.extension().and_then(|e| e.to_str()) {
@@ -188,83 +136,130 @@ pub fn message(from: &str, to: &[String], report: &Delivered) -> anyhow::Result<
             _ => "application/octet-stream",
         };
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        m += &format!(
-            "--{boundary}\r\nContent-Type: {kind}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
-             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
-            base64(&bytes)
+        let kind = ContentType::parse(kind).context("a content type")?;
+        parts = parts.singlepart(Attachment::new(name.to_string()).body(bytes, kind));
+    }
+    builder.multipart(parts).context("building the e-mail")
+}
+
+/// The SMTP transport for `--report-smtp`:
+/// - `HOST:PORT`: plain SMTP to a trusted local relay (no TLS, no AUTH);
+/// - `smtp://[USER:PASSWORD@]HOST[:PORT]` (default port 587): STARTTLS,
+///   required; `?tls=none` for plain;
+/// - `smtps://[USER:PASSWORD@]HOST[:PORT]` (default port 465): implicit TLS.
+///
+/// The certificate is checked against the system's roots and `ca` (PEM).
+pub fn smtp_transport(
+    spec: &str,
+    ca: Option<&[u8]>,
+) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let tls_for = |host: &str| -> anyhow::Result<TlsParameters> {
+        let mut params = TlsParameters::builder(host.to_string());
+        if let Some(pem) = ca {
+            params =
+                params.add_root_certificate(Certificate::from_pem(pem).context("--report-tls-ca")?);
+        }
+        params.build_rustls().context("setting up TLS for SMTP")
+    };
+    if !spec.contains("://") {
+        let (host, port) = spec
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+            .with_context(|| {
+                format!("--report-smtp {spec:?}: expected HOST:PORT, smtp://… or smtps://…")
+            })?;
+        return Ok(
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                .port(port)
+                .timeout(Some(DELIVERY_TIMEOUT))
+                .build(),
         );
     }
-    m += &format!("--{boundary}--\r\n");
-    Ok(m)
-}
-
-async fn expect(
-    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-    code: &str,
-) -> anyhow::Result<()> {
-    loop {
-        let mut line = String::new();
-        let read = tokio::time::timeout(DELIVERY_TIMEOUT, reader.read_line(&mut line))
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "the SMTP server did not answer within {} s (expected {code})",
-                    DELIVERY_TIMEOUT.as_secs()
-                )
-            })??;
-        if read == 0 {
-            bail!("the SMTP server closed the connection (expected {code})");
-        }
-        if !line.starts_with(code) {
-            bail!(
-                "the SMTP server answered {:?}, expected {code}",
-                line.trim_end()
-            );
-        }
-        // "250-…" continues, "250 …" ends a reply.
-        if line.as_bytes().get(3) != Some(&b'-') {
-            return Ok(());
-        }
-    }
-}
-
-/// Sends one message through an SMTP relay.
-pub async fn send_mail(relay: &str, from: &str, to: &[String], data: &str) -> anyhow::Result<()> {
-    let stream = tokio::time::timeout(DELIVERY_TIMEOUT, TcpStream::connect(relay))
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "connecting to SMTP {relay}: no answer within {} s",
-                DELIVERY_TIMEOUT.as_secs()
-            )
-        })?
-        .with_context(|| format!("connecting to SMTP {relay}"))?;
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    expect(&mut reader, "220").await?;
-    let mut say = async |line: String, code: &str| -> anyhow::Result<()> {
-        write.write_all(line.as_bytes()).await?;
-        expect(&mut reader, code).await
+    let url =
+        url::Url::parse(spec).with_context(|| format!("--report-smtp: not a URL: {spec:?}"))?;
+    let host = url
+        .host_str()
+        .with_context(|| "--report-smtp: the URL has no host")?
+        .to_string();
+    let plain = url.query_pairs().any(|(k, v)| k == "tls" && v == "none");
+    let (tls, port) = match (url.scheme(), plain) {
+        ("smtps", _) => (Tls::Wrapper(tls_for(&host)?), 465),
+        ("smtp", false) => (Tls::Required(tls_for(&host)?), 587),
+        ("smtp", true) => (Tls::None, 25),
+        (other, _) => bail!("--report-smtp: scheme {other:?}: expected smtp or smtps"),
     };
-    say("EHLO replywatch\r\n".into(), "250").await?;
-    say(format!("MAIL FROM:<{from}>\r\n"), "250").await?;
-    for rcpt in to {
-        say(format!("RCPT TO:<{rcpt}>\r\n"), "250").await?;
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(url.port().unwrap_or(port))
+        .tls(tls)
+        .timeout(Some(DELIVERY_TIMEOUT));
+    if !url.username().is_empty() {
+        let decode = |s: &str| {
+            percent_decode(s)
+                .with_context(|| "--report-smtp: bad percent-encoding in the credentials")
+        };
+        builder = builder.credentials(Credentials::new(
+            decode(url.username())?,
+            decode(url.password().unwrap_or_default())?,
+        ));
     }
-    say("DATA\r\n".into(), "354").await?;
-    say(format!("{}.\r\n", smtp_data(data)), "250").await?;
-    say("QUIT\r\n".into(), "221").await?;
+    Ok(builder.build())
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Sends one message.
+pub async fn send_mail(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    message: lettre::Message,
+) -> anyhow::Result<()> {
+    transport
+        .send(message)
+        .await
+        .context("sending the e-mail")?;
     Ok(())
 }
 
-/// Posts `{"text": …}` to an HTTP webhook.
-pub async fn post_webhook(url: &str, text: &str) -> anyhow::Result<()> {
-    let body = serde_json::json!({ "text": text }).to_string();
-    let r = reqwest::Client::builder()
+/// Installs rustls' `ring` provider as the process default once (reqwest's
+/// rustls is built without a provider of its own).
+fn tls_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The HTTP client of the webhook: rustls, the system's roots plus `ca`.
+pub fn http_client(ca: Option<&[u8]>) -> anyhow::Result<reqwest::Client> {
+    tls_provider();
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(DELIVERY_TIMEOUT)
-        .timeout(DELIVERY_TIMEOUT)
-        .build()
-        .context("building the HTTP client")?
+        .timeout(DELIVERY_TIMEOUT);
+    if let Some(pem) = ca {
+        builder = builder
+            .add_root_certificate(reqwest::Certificate::from_pem(pem).context("--report-tls-ca")?);
+    }
+    builder.build().context("building the HTTP client")
+}
+
+/// Posts `{"text": …}` to an HTTP(S) webhook.
+pub async fn post_webhook(client: &reqwest::Client, url: &str, text: &str) -> anyhow::Result<()> {
+    let body = serde_json::json!({ "text": text }).to_string();
+    let r = client
         .post(url)
         .header("content-type", "application/json")
         .body(body)
@@ -284,14 +279,32 @@ pub async fn deliver(
     base: &Path,
 ) -> Vec<anyhow::Error> {
     let mut errors = Vec::new();
+    let ca = match &delivery.tls_ca {
+        Some(path) => match std::fs::read(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                errors.push(anyhow::anyhow!(
+                    "reading --report-tls-ca {}: {e}",
+                    path.display()
+                ));
+                return errors;
+            }
+        },
+        None => None,
+    };
     if let (Some(relay), Some(from)) = (&delivery.smtp, &delivery.mail_from)
         && !delivery.mail_to.is_empty()
     {
+        let transport = match smtp_transport(relay.expose(), ca.as_deref()) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(e);
+                return errors;
+            }
+        };
         for r in reports {
             let sent = match message(from, &delivery.mail_to, r) {
-                Ok(m) => {
-                    with_retries("e-mail", || send_mail(relay, from, &delivery.mail_to, &m)).await
-                }
+                Ok(m) => with_retries("e-mail", || send_mail(&transport, m.clone())).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = sent {
@@ -308,8 +321,14 @@ pub async fn deliver(
                 text += &format!("  /v1/reports/{}\n", shown.display());
             }
         }
-        if let Err(e) = with_retries("webhook", || post_webhook(url, &text)).await {
-            errors.push(e);
+        match http_client(ca.as_deref()) {
+            Ok(client) => {
+                if let Err(e) = with_retries("webhook", || post_webhook(&client, url, &text)).await
+                {
+                    errors.push(e);
+                }
+            }
+            Err(e) => errors.push(e),
         }
     }
     errors
@@ -319,25 +338,71 @@ pub async fn deliver(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_subject_with_a_line_break_or_non_ascii_is_encoded_words() {
-        // Issue 15: an account with CR/LF went raw into the Subject header.
-        let subject = encoded_header("replywatch report daily for evil\r\nBcc: all@x");
-        assert!(!subject.contains('\n'), "{subject}");
-        assert!(!subject.contains("Bcc:"), "{subject}");
-        assert!(subject.starts_with("=?UTF-8?B?"), "{subject}");
-        assert_eq!(encoded_header("plain ascii"), "plain ascii");
-        // Every word is at most 75 characters (RFC 2047 §2).
-        let long = encoded_header(&"Zürich ".repeat(40));
-        assert!(long.split("\r\n ").all(|w| w.len() <= 75), "{long}");
+    fn report(account: &str, headline: &str) -> Delivered {
+        Delivered {
+            run: "daily-0700-2026-11-30".into(),
+            account: account.into(),
+            headline: headline.into(),
+            files: Vec::new(),
+        }
     }
 
     #[test]
-    fn smtp_data_stuffs_every_dot_line_whatever_its_line_ending() {
-        assert_eq!(
-            smtp_data(".first\nok\n.\r\n..x\r."),
-            "..first\r\nok\r\n..\r\n...x\r\n..\r\n"
+    fn an_account_with_a_line_break_cannot_add_a_header() {
+        // Issue 15: the account went raw into the e-mail's Subject. (SPEC
+        // §1 now refuses such accounts; the message is safe regardless.)
+        let m = message(
+            "r@example.test",
+            &["m@example.test".into()],
+            &report("evil\r\nBcc: all@x", "ok"),
+        )
+        .unwrap();
+        let text = String::from_utf8(m.formatted()).unwrap();
+        assert!(!text.contains("\r\nBcc:"), "{text}");
+        let subject = text.lines().find(|l| l.starts_with("Subject:")).unwrap();
+        assert!(
+            subject.contains("=?utf-8?") || subject.contains("=?UTF-8?"),
+            "{subject}"
         );
+        let m = message(
+            "r@example.test",
+            &["m@example.test".into()],
+            &report("Café Zürich", "ok"),
+        )
+        .unwrap();
+        let text = String::from_utf8(m.formatted()).unwrap();
+        assert!(
+            !text.contains("Café"),
+            "a non-ASCII subject is encoded: {text}"
+        );
+    }
+
+    #[test]
+    fn a_body_line_that_is_a_lone_dot_does_not_end_the_message() {
+        // A bare "\n.\n" in the text must reach the relay dot-stuffed; lettre
+        // writes CRLF lines, and its SMTP client stuffs lines starting with ".".
+        let m = message(
+            "r@example.test",
+            &["m@example.test".into()],
+            &report("a", "first\n.\nlast"),
+        )
+        .unwrap();
+        let text = String::from_utf8(m.formatted()).unwrap();
+        assert!(text.contains("first\r\n.\r\nlast"), "{text}");
+        assert!(!text.contains("first\n.\nlast"), "{text}");
+    }
+
+    #[test]
+    fn smtp_specs_choose_the_transport_and_name_what_is_wrong() {
+        assert!(smtp_transport("localhost:2525", None).is_ok());
+        assert!(smtp_transport("smtp://user:p%40ss@mail.example.test", None).is_ok());
+        assert!(smtp_transport("smtps://mail.example.test:465", None).is_ok());
+        assert!(smtp_transport("smtp://mail.example.test?tls=none", None).is_ok());
+        let e = format!("{:#}", smtp_transport("ftp://x", None).unwrap_err());
+        assert!(e.contains("scheme"), "{e}");
+        let e = format!("{:#}", smtp_transport("no-port", None).unwrap_err());
+        assert!(e.contains("HOST:PORT"), "{e}");
+        assert_eq!(percent_decode("p%40ss"), Some("p@ss".into()));
     }
 
     #[test]
@@ -360,18 +425,5 @@ mod tests {
         let distinct: std::collections::HashSet<_> = names.iter().collect();
         assert_eq!(distinct.len(), names.len(), "{names:?}");
         assert!(folder_name("AmazonHelp").starts_with("AmazonHelp-"));
-    }
-
-    #[test]
-    fn base64_matches_the_rfc_examples() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(plain.as_bytes()), encoded);
-        }
     }
 }

@@ -134,6 +134,7 @@ impl Application {
                     mail_from: config.report_mail_from.clone(),
                     mail_to: config.report_mail_to.clone(),
                     webhook: config.report_webhook.clone(),
+                    tls_ca: config.report_tls_ca.clone(),
                 },
             )));
         }

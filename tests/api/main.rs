@@ -9,6 +9,7 @@ mod helpers;
 
 mod calendar;
 mod cluster;
+mod delivery;
 mod events;
 mod fuzz;
 mod hardening;

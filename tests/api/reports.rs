@@ -32,7 +32,7 @@ async fn a_missed_daily_report_runs_once_at_start_up_and_is_listed() {
     let configure = |c: &mut replywatch::config::ServeConfig| {
         c.reports = vec!["daily 00:00 UTC".into()];
         c.reports_dir = dir.clone();
-        c.report_smtp = Some(smtp.to_string());
+        c.report_smtp = Some(smtp.to_string().as_str().into());
         c.report_mail_from = Some("replywatch@example.test".into());
         c.report_mail_to = vec!["manager@example.test".into()];
         c.report_webhook = Some(format!("http://{hook}/hook"));
