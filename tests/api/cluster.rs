@@ -398,14 +398,7 @@ async fn assert_metrics_sum_to_one_node(
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let mut summed: BTreeMap<String, f64> = BTreeMap::new();
     for node in nodes {
-        let text = client
-            .get(node.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = crate::helpers::get_text(client, &node.url("/metrics")).await;
         for (series, value) in stable_gauges(&text) {
             assert!(
                 summed.insert(series.clone(), value).is_none(),
@@ -808,14 +801,7 @@ async fn undecodable_and_refused_messages_go_to_the_dead_letters_and_the_partiti
     )
     .await;
     assert_eq!(stats["groups"][0]["requests"], 2, "{stats}");
-    let metrics = client
-        .get(node.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::helpers::get_text(&client, &node.url("/metrics")).await;
     assert!(
         metrics.contains(r#"replywatch_dead_letters_total{reason="undecodable"} 1"#),
         "{metrics}"

@@ -257,7 +257,10 @@ async fn reports_go_out_over_starttls_with_auth_and_to_an_https_webhook() {
     assert!(errors.is_empty(), "{errors:?}");
     let mail = mails.try_recv().expect("the e-mail went out over STARTTLS");
     let subject = mail.lines().find(|l| l.starts_with("Subject:")).unwrap();
-    assert!(subject.contains("=?utf-8?b?") && !mail.contains("Café"), "{mail}");
+    assert!(
+        subject.contains("=?utf-8?b?") && !mail.contains("Café"),
+        "{mail}"
+    );
     assert!(mail.contains("filename=\"daily.csv\""), "{mail}");
     let post = posts.try_recv().expect("the webhook went out over HTTPS");
     let text: serde_json::Value = serde_json::from_str(&post).unwrap();

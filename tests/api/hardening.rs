@@ -2,7 +2,7 @@
 //! on the old main, reproduced, and the behaviour that replaced it.
 
 use crate::helpers::{Backend, TestApp, free_port, generated};
-use crate::reliability::{events_of, keys, wait_ready};
+use crate::reliability::{assert_acknowledged_stored, keys, wait_ready};
 use replywatch::store::Store;
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -134,19 +134,12 @@ async fn a_full_disk_never_acknowledges_a_lost_batch_and_ingestion_recovers() {
     let store = Store::connect(&url).await.unwrap();
     let stored = keys(&store.load_events().await.unwrap());
     store.close().await;
-    for &i in &acked {
-        for e in events_of(&batches[i]) {
-            let key = (
-                e.account.to_string(),
-                e.channel.to_string(),
-                e.id.to_string(),
-            );
-            assert!(
-                stored.contains(&key),
-                "acknowledged event {key:?} of batch {i} is lost (statuses {statuses:?})"
-            );
-        }
-    }
+    assert_acknowledged_stored(
+        &acked,
+        &batches,
+        &stored,
+        &format!("(statuses {statuses:?})"),
+    );
     eprintln!(
         "disk full: {} batches acknowledged, statuses {statuses:?}, {} events stored",
         acked.len(),

@@ -207,6 +207,11 @@ pub fn generated_lines(opts: replywatch::generate::GenerateOptions) -> Vec<Strin
         .collect()
 }
 
+/// The body of a GET as text (e.g. a `/metrics` scrape); panics on failure.
+pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// A free loopback port (bound then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -99,6 +99,28 @@ pub(crate) fn keys(set: &EventSet) -> HashSet<(String, String, String)> {
         .collect()
 }
 
+/// Every event of every acknowledged batch is among `stored` (keys).
+pub(crate) fn assert_acknowledged_stored(
+    acked: &[usize],
+    batches: &[String],
+    stored: &HashSet<(String, String, String)>,
+    context: &str,
+) {
+    for &i in acked {
+        for e in events_of(&batches[i]) {
+            let key = (
+                e.account.to_string(),
+                e.channel.to_string(),
+                e.id.to_string(),
+            );
+            assert!(
+                stored.contains(&key),
+                "acknowledged event {key:?} of batch {i} is lost {context}"
+            );
+        }
+    }
+}
+
 pub(crate) fn events_of(batch: &str) -> Vec<MessageEvent> {
     batch
         .lines()
@@ -155,19 +177,7 @@ async fn kill_9_loses_no_acknowledged_batch_and_the_figures_match_analyze() {
 
     let stored = stored_events(&db).await;
     let stored_keys = keys(&stored);
-    for &i in &acked {
-        for e in events_of(&batches[i]) {
-            let key = (
-                e.account.to_string(),
-                e.channel.to_string(),
-                e.id.to_string(),
-            );
-            assert!(
-                stored_keys.contains(&key),
-                "acknowledged event {key:?} of batch {i} is lost"
-            );
-        }
-    }
+    assert_acknowledged_stored(&acked, &batches, &stored_keys, "");
     let expected = analyze(
         &stored,
         &AnalyzeOptions::new(
