@@ -166,7 +166,7 @@ async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::new();
+    let client = crate::tls::client();
     let url = format!("http://{addr}/v1/events");
     // Wait until ready.
     for _ in 0..200 {

@@ -226,7 +226,7 @@ async fn run_nodes(
     for i in 0..n {
         nodes.push(start_node(args, i, &db.url, &nats)?);
     }
-    let client = reqwest::Client::new();
+    let client = crate::tls::client();
     let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
     wait_covered(
         &client,

@@ -234,19 +234,9 @@ pub async fn send_mail(
     Ok(())
 }
 
-/// Installs rustls' `ring` provider as the process default once (reqwest's
-/// rustls is built without a provider of its own).
-fn tls_provider() {
-    static INSTALLED: std::sync::Once = std::sync::Once::new();
-    INSTALLED.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 /// The HTTP client of the webhook: rustls, the system's roots plus `ca`.
 pub fn http_client(ca: Option<&[u8]>) -> anyhow::Result<reqwest::Client> {
-    tls_provider();
-    let mut builder = reqwest::Client::builder()
+    let mut builder = crate::tls::client_builder()
         .connect_timeout(DELIVERY_TIMEOUT)
         .timeout(DELIVERY_TIMEOUT);
     if let Some(pem) = ca {

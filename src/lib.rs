@@ -22,6 +22,7 @@
 //! - [`deliver`]: e-mail (SMTP) and webhook delivery of scheduled reports.
 //! - [`cluster`]: several nodes on NATS JetStream and one PostgreSQL (`serve --nats`).
 //! - [`access`]: tokens scoped to accounts (SPEC §6), `--tokens FILE`.
+//! - [`tls`]: outgoing TLS (rustls, ring) and the HTTP clients built on it.
 //! - [`secret`]: tokens and app secrets that never print.
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
@@ -55,4 +56,5 @@ pub mod store;
 #[cfg(feature = "reports")]
 pub mod tabular;
 pub mod telemetry;
+pub mod tls;
 pub mod webhooks;

@@ -179,7 +179,7 @@ pub fn recent_events(n: u64, seed: u64) -> Vec<String> {
 async fn cluster_of(n: usize) -> (Nats, TestDb, reqwest::Client, Vec<Node>) {
     let nats = Nats::start();
     let db = TestDb::create(Backend::Postgres).await;
-    let client = reqwest::Client::new();
+    let client = replywatch::tls::client();
     let nodes: Vec<Node> = (0..n)
         .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
         .collect();
@@ -249,7 +249,7 @@ fn post_all(
         .map(|c| {
             let (ports, batches, acked) = (ports.clone(), batches.clone(), acked.clone());
             tokio::spawn(async move {
-                let client = reqwest::Client::builder()
+                let client = replywatch::tls::client_builder()
                     .timeout(Duration::from_secs(20))
                     .build()
                     .unwrap();
@@ -641,7 +641,7 @@ async fn a_node_refuses_sqlite_another_partition_count_or_no_nats() {
     );
 
     let mut first = Node::start("node-0", &db, &nats.url());
-    let client = reqwest::Client::new();
+    let client = replywatch::tls::client();
     wait_settled(&client, &[&first], Duration::from_secs(30)).await;
     let err = refused(&[
         "--database-url",

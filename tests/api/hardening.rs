@@ -82,7 +82,7 @@ async fn a_full_disk_never_acknowledges_a_lost_batch_and_ingestion_recovers() {
     std::fs::write(&filler, vec![0u8; 1536 * 1024]).unwrap();
     let url = format!("sqlite://{}", disk.dir.join("t.db").display());
     let port = free_port();
-    let client = reqwest::Client::new();
+    let client = replywatch::tls::client();
     let mut server = serve_process(&url, port, &[]);
     wait_ready(&client, port).await;
 
@@ -236,7 +236,7 @@ async fn connections_beyond_the_limit_get_503_and_a_freed_place_is_used_again() 
     held.clear();
     let started = Instant::now();
     loop {
-        let fresh = reqwest::Client::new();
+        let fresh = replywatch::tls::client();
         if let Ok(r) = fresh.get(app.url("/healthz")).send().await
             && r.status() == 200
         {

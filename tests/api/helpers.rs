@@ -116,7 +116,7 @@ impl TestApp {
         }));
         let test_app = TestApp {
             addr,
-            client: reqwest::Client::new(),
+            client: replywatch::tls::client(),
             db,
             stop,
             server,

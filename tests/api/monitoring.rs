@@ -168,7 +168,7 @@ async fn prometheus_with_the_rules_fires_the_pending_alert_and_runs_every_dashbo
         "the pending alert's expression changed: update this test"
     );
     let prometheus = Prometheus::start(app.addr, Some(&test_rules));
-    let client = reqwest::Client::new();
+    let client = replywatch::tls::client();
     let mut firing = None;
     for _ in 0..160 {
         if let Some(alerts) = prometheus.get(&client, "/api/v1/alerts").await {

@@ -175,7 +175,7 @@ async fn serve_demo_starts_populated_and_leaves_nothing_behind() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let client = reqwest::Client::new();
+    let client = replywatch::tls::client();
     let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
     let mut ready = false;
     for _ in 0..240 {

@@ -33,7 +33,7 @@ async fn prometheus_scrapes_the_figures_the_core_computes() {
     assert_eq!(app.post_ndjson(lines.join("\n")).await.status, 202);
 
     let prometheus = Prometheus::start(app.addr, None);
-    let client = reqwest::Client::new();
+    let client = replywatch::tls::client();
     let eligible_q = r#"replywatch_badge_eligible{account="acme",channel="all"}"#;
     let median_q =
         r#"replywatch_first_reply_median_seconds{account="acme",channel="messenger",window="7d"}"#;

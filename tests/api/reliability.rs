@@ -47,7 +47,7 @@ fn stream(
         .map(|c| {
             let batches = batches.clone();
             tokio::spawn(async move {
-                let client = reqwest::Client::new();
+                let client = replywatch::tls::client();
                 let mut acked = Vec::new();
                 for i in (c..batches.len()).step_by(clients) {
                     let r = client
@@ -133,7 +133,7 @@ async fn kill_9_loses_no_acknowledged_batch_and_the_figures_match_analyze() {
     let db = TestDb::create(Backend::Sqlite).await;
     let port = free_port();
     let mut server = start_server(&db, port);
-    let client = reqwest::Client::new();
+    let client = replywatch::tls::client();
     wait_ready(&client, port).await;
 
     let batches = batches_of(400_000, 11);
@@ -214,7 +214,7 @@ async fn sigterm_drains_the_queue_commits_and_exits_0() {
     let db = TestDb::create(Backend::Sqlite).await;
     let port = free_port();
     let mut server = start_server(&db, port);
-    let client = reqwest::Client::new();
+    let client = replywatch::tls::client();
     wait_ready(&client, port).await;
     let batches = batches_of(400_000, 12);
     let clients = stream(port, batches.clone(), 4);
