@@ -134,9 +134,10 @@ pub struct ServeConfig {
         long,
         env = "REPLYWATCH_REPORT_SMTP",
         value_name = "URL",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = crate::secret::parse_secret
     )]
-    pub report_smtp: Option<String>,
+    pub report_smtp: Option<Secret>,
     /// Sender address of report e-mails.
     #[arg(long, env = "REPLYWATCH_REPORT_MAIL_FROM")]
     pub report_mail_from: Option<String>,
