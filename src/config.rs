@@ -177,6 +177,10 @@ pub struct LimitArgs {
     #[arg(long, env = "REPLYWATCH_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// Longest a commit may take before its batches are answered 503 (a silent
+    /// database; re-sending is safe).
+    #[arg(long, env = "REPLYWATCH_DB_TIMEOUT", default_value = "20s", value_parser = parse_window)]
+    pub db_timeout: Micros,
     /// On SIGTERM, how long in-flight requests may still run before the
     /// remaining connections are closed (queued batches are committed either way).
     #[arg(long, env = "REPLYWATCH_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_window)]
@@ -189,6 +193,7 @@ impl Default for LimitArgs {
             header_timeout: Micros::from_seconds(10),
             body_timeout: Micros::from_seconds(60),
             max_connections: 1024,
+            db_timeout: Micros::from_seconds(20),
             shutdown_grace: Micros::from_seconds(10),
         }
     }
@@ -199,6 +204,10 @@ fn std_duration(d: Micros) -> std::time::Duration {
 }
 
 impl LimitArgs {
+    pub fn db_timeout(&self) -> std::time::Duration {
+        std_duration(self.db_timeout)
+    }
+
     pub fn body_timeout(&self) -> std::time::Duration {
         std_duration(self.body_timeout)
     }

@@ -35,10 +35,19 @@ pub enum SubmitError {
     Refused(anyhow::Error),
 }
 
-/// Longest a group commit may take before its batches are answered 503
-/// (a silent database must not hold clients forever; SPEC §6's retry is
-/// always safe because storing is idempotent).
-const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Longest a group commit may take by default before its batches are
+/// answered 503 (`--db-timeout`: a silent database must not hold clients
+/// forever; SPEC §6's retry is always safe because storing is idempotent).
+pub const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// What the worker commits with: the store, the live state it feeds, the
+/// metrics it counts in, and the time a commit may take.
+struct Committer {
+    store: Store,
+    live: Arc<LiveState>,
+    metrics: Arc<Metrics>,
+    timeout: std::time::Duration,
+}
 
 struct Job {
     events: Vec<MessageEvent>,
@@ -64,9 +73,34 @@ impl IngestQueue {
         queue_events: usize,
         group_events: usize,
     ) -> (IngestQueue, JoinHandle<()>) {
+        Self::start_with_timeout(
+            store,
+            live,
+            metrics,
+            queue_events,
+            group_events,
+            COMMIT_TIMEOUT,
+        )
+    }
+
+    /// [`IngestQueue::start`] with the time one commit may take.
+    pub fn start_with_timeout(
+        store: Store,
+        live: Arc<LiveState>,
+        metrics: Arc<Metrics>,
+        queue_events: usize,
+        group_events: usize,
+        commit_timeout: std::time::Duration,
+    ) -> (IngestQueue, JoinHandle<()>) {
         let (jobs, rx) = mpsc::unbounded_channel();
         let room = Arc::new(Semaphore::new(queue_events.min(Semaphore::MAX_PERMITS)));
-        let worker = tokio::spawn(run_worker(store, live, metrics, rx, group_events.max(1)));
+        let committer = Committer {
+            store,
+            live,
+            metrics,
+            timeout: commit_timeout,
+        };
+        let worker = tokio::spawn(run_worker(committer, rx, group_events.max(1)));
         (IngestQueue { jobs, room }, worker)
     }
 
@@ -150,13 +184,8 @@ async fn commit_group(
 /// the group fails and holds several batches, each batch is committed on
 /// its own, so a batch the database refuses fails alone (issue 15) and the
 /// others are stored.
-async fn commit_and_answer(
-    store: &Store,
-    live: &Arc<LiveState>,
-    metrics: &Arc<Metrics>,
-    group: Vec<Job>,
-) -> u64 {
-    let group = match try_commit(store, live, metrics, group).await {
+async fn commit_and_answer(c: &Committer, group: Vec<Job>) -> u64 {
+    let group = match try_commit(c, group).await {
         Ok(accepted) => return accepted,
         Err((group, _)) if group.len() > 1 => group,
         Err((group, e)) => {
@@ -170,7 +199,7 @@ async fn commit_and_answer(
     );
     let mut accepted = 0;
     for job in group {
-        match try_commit(store, live, metrics, vec![job]).await {
+        match try_commit(c, vec![job]).await {
             Ok(n) => accepted += n,
             Err((jobs, e)) => answer_failure(jobs, e),
         }
@@ -194,23 +223,18 @@ fn answer_failure(group: Vec<Job>, e: anyhow::Error) {
 /// One transaction for `group`; on success the live state is updated and
 /// each job answered. On failure nothing changed (the store rolled back,
 /// the live state was not touched) and the jobs are handed back.
-async fn try_commit(
-    store: &Store,
-    live: &Arc<LiveState>,
-    metrics: &Arc<Metrics>,
-    group: Vec<Job>,
-) -> Result<u64, (Vec<Job>, anyhow::Error)> {
+async fn try_commit(c: &Committer, group: Vec<Job>) -> Result<u64, (Vec<Job>, anyhow::Error)> {
+    let (store, live, metrics) = (&c.store, &c.live, &c.metrics);
     let batches: Vec<&[MessageEvent]> = group.iter().map(|j| j.events.as_slice()).collect();
     let size: usize = batches.iter().map(|b| b.len()).sum();
     let started = std::time::Instant::now();
-    let result =
-        match tokio::time::timeout(COMMIT_TIMEOUT, commit_group(store, live, &batches)).await {
-            Ok(r) => r,
-            Err(_) => Err(anyhow::anyhow!(
-                "the database did not commit within {} s",
-                COMMIT_TIMEOUT.as_secs()
-            )),
-        };
+    let result = match tokio::time::timeout(c.timeout, commit_group(store, live, &batches)).await {
+        Ok(r) => r,
+        Err(_) => Err(anyhow::anyhow!(
+            "the database did not commit within {:.1} s",
+            c.timeout.as_secs_f64()
+        )),
+    };
     tracing::debug!(
         batches = batches.len(),
         events = size,
@@ -278,13 +302,8 @@ async fn merge(store: &Store, logged: &mut u64) {
 /// ingestion log when it is large or the queue is quiet. Ends when every
 /// sender is gone and the queue is drained (graceful shutdown), after a
 /// last merge.
-async fn run_worker(
-    store: Store,
-    live: Arc<LiveState>,
-    metrics: Arc<Metrics>,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-    group_events: usize,
-) {
+async fn run_worker(c: Committer, mut rx: mpsc::UnboundedReceiver<Job>, group_events: usize) {
+    let store = &c.store;
     let mut logged = 0u64;
     loop {
         let first = match tokio::time::timeout(MERGE_WHEN_IDLE, rx.recv()).await {
@@ -292,7 +311,7 @@ async fn run_worker(
             Ok(None) => break,
             Err(_idle) => {
                 if logged > 0 {
-                    merge(&store, &mut logged).await;
+                    merge(store, &mut logged).await;
                 }
                 continue;
             }
@@ -308,13 +327,13 @@ async fn run_worker(
                 Err(_) => break,
             }
         }
-        logged += commit_and_answer(&store, &live, &metrics, group).await;
+        logged += commit_and_answer(&c, group).await;
         if logged >= MERGE_ROWS {
-            merge(&store, &mut logged).await;
+            merge(store, &mut logged).await;
         }
     }
     if logged > 0 {
-        merge(&store, &mut logged).await;
+        merge(store, &mut logged).await;
     }
 }
 

@@ -60,12 +60,13 @@ impl Application {
             )?
             .with_max_series(config.max_series),
         );
-        let (ingest, worker) = IngestQueue::start(
+        let (ingest, worker) = IngestQueue::start_with_timeout(
             store.clone(),
             live.clone(),
             metrics.clone(),
             config.queue_events,
             config.group_events,
+            config.limits.db_timeout(),
         );
         anyhow::ensure!(
             !config.metrics_windows.is_empty(),

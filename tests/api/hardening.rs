@@ -569,3 +569,117 @@ async fn events_outside_spec_1_are_refused_naming_the_field() {
     }
     app.finish().await;
 }
+
+/// A TCP relay to PostgreSQL that can go silent (hold every byte, close
+/// nothing): what a hung database or a dead network path looks like.
+struct SilentableRelay {
+    port: u16,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentableRelay {
+    async fn start(target: &'static str) -> SilentableRelay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = silent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::spawn(pump(cr, sw, flag.clone()));
+                tokio::spawn(pump(sr, cw, flag.clone()));
+            }
+        });
+        SilentableRelay { port, silent }
+    }
+
+    fn set_silent(&self, on: bool) {
+        self.silent.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Copies `from` to `to`, holding every byte while `silent` is set.
+async fn pump(
+    mut from: impl tokio::io::AsyncRead + Unpin,
+    mut to: impl tokio::io::AsyncWrite + Unpin,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        while silent.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let n = match tokio::time::timeout(Duration::from_millis(50), from.read(&mut buf)).await {
+            Err(_) => continue,
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(n)) => n,
+        };
+        while silent.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Issue 15: database calls have timeouts — a silent database answers 503
+/// within seconds (`--db-timeout`), `/readyz` says not ready, and ingestion
+/// recovers on its own when the database answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_database_gives_503_within_seconds_and_ingestion_recovers() {
+    let relay = SilentableRelay::start("127.0.0.1:5432").await;
+    let db = crate::helpers::TestDb::create(Backend::Postgres).await;
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let relayed = db.reached_at(format!("postgres://root@127.0.0.1:{}/{name}", relay.port));
+    let app = TestApp::spawn_on(relayed, |c| {
+        c.limits.db_timeout = replywatch::domain::Micros::from_seconds(2);
+    })
+    .await;
+    let event = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","account":"a","channel":"messenger","conversation":"c-{id}","from":"customer","at":"2026-11-01T10:00:00Z"}}"#
+        )
+    };
+    assert_eq!(app.post_ndjson(event("before")).await.status, 202);
+    relay.set_silent(true);
+    let started = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(15), app.post_ndjson(event("during")))
+        .await
+        .expect("the batch waited for the silent database");
+    let took = started.elapsed();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(took < Duration::from_secs(6), "the 503 took {took:?}");
+    assert_eq!(app.get("/readyz").await.status, 503);
+    assert_eq!(
+        app.get("/healthz").await.status,
+        200,
+        "the process itself answers"
+    );
+    relay.set_silent(false);
+    let started = Instant::now();
+    loop {
+        let r = app.post_ndjson(event("during")).await;
+        if r.status == 202 {
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "ingestion did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let stats = app
+        .get("/v1/stats?as_of=2026-11-02T00:00:00Z&window=7d&channel=all")
+        .await;
+    assert_eq!(stats.body["groups"][0]["requests"], 2, "{}", stats.body);
+    app.finish().await;
+}

@@ -65,6 +65,11 @@ impl TestDb {
         store
     }
 
+    /// The same database reached through another URL (e.g. a relay).
+    pub fn reached_at(self, url: String) -> TestDb {
+        TestDb { url, ..self }
+    }
+
     pub async fn remove(self) {
         if let Some(db) = &self.pg_name {
             let admin = Store::connect(ADMIN_URL).await.unwrap();
