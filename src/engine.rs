@@ -29,6 +29,7 @@ struct ConversationRequests {
 pub struct Answered {
     pub stream: u32,
     pub first_reply: Micros,
+    pub opened_at: Timestamp,
 }
 
 /// What applying a batch did, for the ingestion counters.
@@ -39,6 +40,9 @@ pub struct Applied {
     /// Per duplicate or conflicting event: its stream.
     pub duplicates: Vec<u32>,
     pub answered: Vec<Answered>,
+    /// Operational requests that did not exist before (a new or late
+    /// customer message opened them), as derived now, with their stream.
+    pub opened: Vec<(u32, Request)>,
 }
 
 /// See the module header.
@@ -196,14 +200,17 @@ impl Engine {
             let operational = self.rewalk(c, before.operational, from, self.operational);
             let badge = self.rewalk(c, before.badge, from, ReplyPolicy::badge());
             for r in &operational[unchanged..] {
+                let before = previously.binary_search_by_key(&r.opened_at, |b| b.opened_at);
+                if before.is_err() {
+                    applied.opened.push((stream, *r));
+                }
                 let Some(reply) = r.reply else { continue };
-                let was_answered = previously
-                    .binary_search_by_key(&r.opened_at, |b| b.opened_at)
-                    .is_ok_and(|i| previously[i].reply.is_some());
+                let was_answered = before.is_ok_and(|i| previously[i].reply.is_some());
                 if !was_answered {
                     applied.answered.push(Answered {
                         stream,
                         first_reply: reply.at.since(r.opened_at),
+                        opened_at: r.opened_at,
                     });
                 }
             }

@@ -79,9 +79,10 @@ impl Folding {
 
 /// Engine series one (account, channel) group costs at most: six windowed
 /// gauges per window (and as many with a business clock), three badge, two
-/// live and four pending-age gauges, and the histogram's 12.
+/// live and four pending-age gauges, the histogram's 12 and the decided
+/// counter's 18 (9 thresholds × hit/miss).
 fn series_per_group(windows: usize) -> usize {
-    12 * windows + 3 + 3 + 4 + 12
+    12 * windows + 3 + 3 + 4 + 12 + 18
 }
 
 /// Every collector of the service, and how gauges are rendered.
@@ -91,6 +92,11 @@ pub struct Metrics {
     duplicates: IntCounterVec,
     rejected: IntCounterVec,
     dead_letters: IntCounterVec,
+    /// SPEC §5: `replywatch_requests_decided_total` and its revisions.
+    decided: IntCounterVec,
+    revised: IntCounter,
+    /// Decisions up to this instant are counted (None before the first refresh).
+    decided_until: std::sync::Mutex<Option<Timestamp>>,
     first_reply: HistogramVec,
     folded_accounts: IntGauge,
     folded_total: IntCounter,
@@ -162,6 +168,19 @@ impl Metrics {
             &["reason"],
         )?;
         registry.register(Box::new(dead_letters.clone()))?;
+        let decided = IntCounterVec::new(
+            Opts::new(
+                "replywatch_requests_decided_total",
+                "Requests that became decided for a threshold (SPEC §3, §5): hit when answered within it, miss when it passed unanswered.",
+            ),
+            &["account", "channel", "within", "outcome"],
+        )?;
+        let revised = IntCounter::new(
+            "replywatch_decisions_revised_total",
+            "Decisions already counted that a late event changed (not retracted from replywatch_requests_decided_total).",
+        )?;
+        registry.register(Box::new(decided.clone()))?;
+        registry.register(Box::new(revised.clone()))?;
         let first_reply = HistogramVec::new(
             HistogramOpts::new(
                 "replywatch_first_reply_seconds",
@@ -214,6 +233,9 @@ impl Metrics {
             duplicates,
             rejected,
             dead_letters,
+            decided,
+            revised,
+            decided_until: std::sync::Mutex::new(None),
             first_reply,
             folded_accounts,
             folded_total,
@@ -280,6 +302,123 @@ impl Metrics {
                 .with_label_values(&[account.as_str(), channel.as_str()])
                 .observe(a.first_reply.as_seconds_f64());
         }
+        self.count_late_decisions(engine, applied);
+    }
+
+    /// SPEC §5: the decisions that the passage of time brought since the
+    /// last count, per (account, channel) label, threshold and outcome.
+    /// Counting starts at the first refresh (counter semantics).
+    fn count_decisions(&self, engine: &Engine, now: Timestamp) {
+        use crate::domain::decisions::{
+            Change, DECISION_THRESHOLDS, LONGEST_THRESHOLD, change_between,
+        };
+        let mut until = self.decided_until.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(from) = *until else {
+            *until = Some(now);
+            return;
+        };
+        if now <= from {
+            return;
+        }
+        // Opened longer than the longest threshold before `from`: decided
+        // for every threshold already.
+        let earliest = from.minus(LONGEST_THRESHOLD);
+        let mut counts: HashMap<(u32, usize, bool), u64> = HashMap::new();
+        let mut revised = 0;
+        for (stream, requests) in engine.operational_requests() {
+            let start = requests.partition_point(|r| r.opened_at < earliest);
+            for r in requests[start..].iter().take_while(|r| r.opened_at < now) {
+                for (i, (_, seconds)) in DECISION_THRESHOLDS.iter().enumerate() {
+                    match change_between(r, from, now, Micros::from_seconds(*seconds)) {
+                        Some(Change::Decided(hit)) => {
+                            *counts.entry((stream, i, hit)).or_default() += 1
+                        }
+                        Some(Change::Revised) => revised += 1,
+                        None => {}
+                    }
+                }
+            }
+        }
+        self.add_decisions(engine, counts, revised);
+        *until = Some(now);
+    }
+
+    /// SPEC §5: decisions up to the last count that a late event made
+    /// (a request nobody knew of, a reply that arrived after its moment):
+    /// counted now, or as revisions when they differ from a counted one.
+    fn count_late_decisions(&self, engine: &Engine, applied: &Applied) {
+        use crate::domain::Request;
+        use crate::domain::decisions::{Change, DECISION_THRESHOLDS, change_of_knowledge};
+        use crate::domain::requests::Reply;
+        let until = *self.decided_until.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(until) = until else { return };
+        let mut counts: HashMap<(u32, usize, bool), u64> = HashMap::new();
+        let mut revised = 0;
+        let mut tally = |stream: u32, before: Option<&Request>, after: &Request| {
+            for (i, (_, seconds)) in DECISION_THRESHOLDS.iter().enumerate() {
+                match change_of_knowledge(before, after, until, Micros::from_seconds(*seconds)) {
+                    Some(Change::Decided(hit)) => *counts.entry((stream, i, hit)).or_default() += 1,
+                    Some(Change::Revised) => revised += 1,
+                    None => {}
+                }
+            }
+        };
+        let new: HashSet<(u32, Timestamp)> = applied
+            .opened
+            .iter()
+            .map(|(s, r)| (*s, r.opened_at))
+            .collect();
+        for (stream, r) in &applied.opened {
+            tally(*stream, None, r);
+        }
+        for a in &applied.answered {
+            if new.contains(&(a.stream, a.opened_at)) {
+                continue; // counted whole above
+            }
+            let answered = Request {
+                conversation: 0,
+                opened_at: a.opened_at,
+                reply: Some(Reply {
+                    at: a.opened_at.plus(a.first_reply),
+                    agent: crate::domain::eventset::NO_AGENT,
+                }),
+                new_conversation: false,
+            };
+            let unanswered = Request {
+                reply: None,
+                ..answered
+            };
+            tally(a.stream, Some(&unanswered), &answered);
+        }
+        self.add_decisions(engine, counts, revised);
+    }
+
+    fn add_decisions(
+        &self,
+        engine: &Engine,
+        counts: HashMap<(u32, usize, bool), u64>,
+        revised: u64,
+    ) {
+        use crate::domain::decisions::DECISION_THRESHOLDS;
+        let set = engine.set();
+        let mut opts = AnalyzeOptions::new(Timestamp::from_unix_micros(0), Micros(0));
+        self.folding().options(&mut opts);
+        for ((stream, i, hit), n) in counts {
+            let s = set.stream(stream);
+            let (account, channel) = opts.labels_of(s.account.as_str(), s.channel.as_str());
+            let outcome = if hit { "hit" } else { "miss" };
+            self.decided
+                .with_label_values(&[
+                    account.as_str(),
+                    channel.as_str(),
+                    DECISION_THRESHOLDS[i].0,
+                    outcome,
+                ])
+                .inc_by(n);
+        }
+        if revised > 0 {
+            self.revised.inc_by(revised);
+        }
     }
 
     /// Folds the counters' and the histogram's series that the new
@@ -331,6 +470,32 @@ impl Metrics {
                 let n = c.get();
                 let _ = self.duplicates.remove_label_values(&[&channel]);
                 self.duplicates.with_label_values(&[to]).inc_by(n);
+            }
+        }
+        for labels in label_sets(&self.decided) {
+            let (account, channel) = (value(&labels, "account"), value(&labels, "channel"));
+            let (within, outcome) = (value(&labels, "within"), value(&labels, "outcome"));
+            let (to_account, to_channel) = opts.labels_of(&account, &channel);
+            if to_account == account && to_channel == channel {
+                continue;
+            }
+            let from = [
+                account.as_str(),
+                channel.as_str(),
+                within.as_str(),
+                outcome.as_str(),
+            ];
+            if let Ok(c) = self.decided.get_metric_with_label_values(&from) {
+                let n = c.get();
+                let _ = self.decided.remove_label_values(&from);
+                self.decided
+                    .with_label_values(&[
+                        to_account.as_str(),
+                        to_channel.as_str(),
+                        within.as_str(),
+                        outcome.as_str(),
+                    ])
+                    .inc_by(n);
             }
         }
         for labels in label_sets(&self.first_reply) {
@@ -448,6 +613,7 @@ impl Metrics {
     ) -> std::time::Duration {
         let started = std::time::Instant::now();
         let text = self.render_gauges(engine, now, calendars);
+        self.count_decisions(engine, now);
         let took = started.elapsed();
         self.compute_seconds.set(took.as_secs_f64());
         self.computed_at.set(now.unix_micros() as f64 / 1e6);

@@ -418,3 +418,165 @@ fn twenty_thousand_channels_stay_within_the_series_budget() {
     assert!(counter_series < 1_000, "{counter_series} counter series");
     assert!(text.contains("replywatch_series_folded_channels "));
 }
+
+/// The sum of a counter's samples whose labels contain every `needle`.
+fn counter_sum(text: &str, name: &str, needles: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| needles.iter().all(|n| l.contains(n)))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+/// The value of an unlabelled sample.
+fn plain(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .map(|v| v.parse().unwrap())
+}
+
+/// SPEC §3's decided-for-h, written from the text: at T, a request (as
+/// derived from the events before T) is decided when answered within h or
+/// open for at least h; a hit when answered within h.
+fn decided(
+    r: &replywatch::domain::Request,
+    t: replywatch::domain::Timestamp,
+    h: Micros,
+) -> Option<bool> {
+    let hit = r.reply.is_some_and(|x| x.at.since(r.opened_at) <= h);
+    (hit || t.since(r.opened_at) >= h).then_some(hit)
+}
+
+/// Issue 20 / SPEC §5: `replywatch_requests_decided_total` driven through
+/// time with no new events (refreshes at irregular steps over five days)
+/// counts, per threshold, exactly the requests that became decided between
+/// the first refresh and the last, with the core's outcome — including
+/// the misses of requests that are never answered.
+#[test]
+fn the_decided_counter_follows_the_passage_of_time_like_the_core() {
+    use replywatch::domain::decisions::DECISION_THRESHOLDS;
+    use replywatch::domain::derive_requests;
+    let opts = replywatch::generate::GenerateOptions {
+        events: 6_000,
+        seed: 17,
+        accounts: 3,
+        end: chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+            .unwrap()
+            .to_utc(),
+        days: 6,
+    };
+    let mut out = Vec::new();
+    replywatch::generate::generate(&opts, &mut out, |_| {}).unwrap();
+    let events: Vec<MessageEvent> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| MessageEvent::from_json(l.as_bytes()).unwrap())
+        .collect();
+    let engine = engine_of(events);
+    let metrics = Metrics::new(windows(), 100).unwrap();
+    let t0 = parse_rfc3339("2026-10-29T00:00:00Z").unwrap();
+    let end = parse_rfc3339("2026-11-03T00:00:00Z").unwrap();
+    let mut t = t0;
+    let mut step = 0i64;
+    while t < end {
+        metrics.refresh(&engine, t, &CalendarBook::default());
+        step += 1;
+        t = t.plus(Micros::from_seconds(600 + (step * 7_919) % 3_000));
+    }
+    metrics.refresh(&engine, end, &CalendarBook::default());
+    let text = metrics.scrape().unwrap();
+    let policy = ReplyPolicy::operational(false);
+    let before = derive_requests(engine.set(), t0, policy).operational;
+    let after = derive_requests(engine.set(), end, policy).operational;
+    let known: std::collections::HashMap<_, _> = before
+        .iter()
+        .map(|r| ((r.conversation, r.opened_at), *r))
+        .collect();
+    for (label, seconds) in DECISION_THRESHOLDS {
+        let h = Micros::from_seconds(seconds);
+        let (mut hits, mut misses) = (0u64, 0u64);
+        for r in &after {
+            let was = known
+                .get(&(r.conversation, r.opened_at))
+                .and_then(|b| decided(b, t0, h));
+            match (was, decided(r, end, h)) {
+                (None, Some(true)) => hits += 1,
+                (None, Some(false)) => misses += 1,
+                _ => {}
+            }
+        }
+        let within = format!("within=\"{label}\"");
+        let got_hits = counter_sum(
+            &text,
+            "replywatch_requests_decided_total",
+            &[&within, "outcome=\"hit\""],
+        );
+        let got_misses = counter_sum(
+            &text,
+            "replywatch_requests_decided_total",
+            &[&within, "outcome=\"miss\""],
+        );
+        assert_eq!(
+            (got_hits, got_misses),
+            (hits as f64, misses as f64),
+            "within {label}"
+        );
+        assert!(
+            misses > 0 && hits > 0,
+            "within {label}: the data exercises both outcomes"
+        );
+    }
+    assert_eq!(
+        plain(&text, "replywatch_decisions_revised_total"),
+        Some(0.0)
+    );
+    assert!(
+        !text.contains(r#"channel="all",within"#),
+        "counters carry real channels only (sum() adds up)"
+    );
+}
+
+/// SPEC §5: a late event changes no counted decision — a reply arriving
+/// after its request was counted a miss is a revision; a decision a late
+/// event makes for an instant already past (a reply in time for a longer
+/// threshold, a request nobody knew of) is counted when it arrives.
+#[test]
+fn late_events_are_counted_on_arrival_or_as_revisions() {
+    let metrics = Metrics::new(windows(), 100).unwrap();
+    let mut engine = engine_of(vec![ev(
+        "a",
+        "c1",
+        "q1",
+        "customer",
+        "2026-11-01T10:00:00Z",
+    )]);
+    let refresh = |engine: &Engine, at: &str| {
+        metrics.refresh(engine, parse_rfc3339(at).unwrap(), &CalendarBook::default())
+    };
+    refresh(&engine, "2026-11-01T09:59:00Z"); // counting starts
+    refresh(&engine, "2026-11-01T12:00:00Z"); // open for 2 h: misses for 1m … 1h
+    let count = |outcome: &str| {
+        let text = metrics.scrape().unwrap();
+        counter_sum(
+            &text,
+            "replywatch_requests_decided_total",
+            &[&format!("outcome=\"{outcome}\"")],
+        )
+    };
+    assert_eq!((count("hit"), count("miss")), (0.0, 5.0));
+    // The reply was sent at 10:10 but arrives now: within 15m, 30m and 1h it
+    // would have been a hit (revisions); 4h … 24h were not decided at 12:00
+    // and are hits at once; 1m and 5m stay misses.
+    let applied = engine.apply([ev("a", "c1", "r1", "agent", "2026-11-01T10:10:00Z")]);
+    metrics.record(&engine, &applied);
+    // A customer message of three days ago that nobody had: 9 misses.
+    let applied = engine.apply([ev("a", "c2", "q2", "customer", "2026-10-29T10:00:00Z")]);
+    metrics.record(&engine, &applied);
+    refresh(&engine, "2026-11-01T13:00:00Z");
+    let text = metrics.scrape().unwrap();
+    assert_eq!((count("hit"), count("miss")), (4.0, 14.0), "{text}");
+    assert_eq!(
+        plain(&text, "replywatch_decisions_revised_total"),
+        Some(3.0)
+    );
+}

@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod daily;
+pub mod decisions;
 pub mod event;
 pub mod eventset;
 pub mod ids;
