@@ -246,6 +246,9 @@ async fn try_commit(c: &Committer, group: Vec<Job>) -> Result<u64, (Vec<Job>, an
         Ok(outcomes) => outcomes,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), events = size, "commit failed");
+            if !crate::store::is_refusal(&e) {
+                store.relieve().await;
+            }
             return Err((group, e));
         }
     };
@@ -290,10 +293,13 @@ async fn merge(store: &Store, logged: &mut u64) {
             );
             *logged = 0;
         }
-        Err(e) => tracing::error!(
-            error = format!("{e:#}"),
-            "merging the ingestion log failed; will retry"
-        ),
+        Err(e) => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "merging the ingestion log failed; will retry"
+            );
+            store.relieve().await;
+        }
     }
 }
 

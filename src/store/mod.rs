@@ -733,6 +733,30 @@ impl Store {
         .context("storing a calendar")
     }
 
+    /// SQLite after a failed write (e.g. a full disk): copies the committed
+    /// WAL frames into the database file and truncates the WAL, which gives
+    /// back the space the WAL held (its autocheckpoint is 64 MiB, so on a
+    /// nearly full disk it would never come). Errors are logged, not
+    /// returned: this only helps. A no-op on PostgreSQL.
+    pub async fn relieve(&self) {
+        if let Store::Sqlite(pool) = self {
+            let done = tokio::time::timeout(
+                Duration::from_secs(10),
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool),
+            )
+            .await;
+            match done {
+                Ok(Ok(_)) => tracing::info!("WAL checkpointed and truncated after a failed write"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "checkpointing the WAL after a failed write failed")
+                }
+                Err(_) => {
+                    tracing::warn!("checkpointing the WAL after a failed write took over 10 s")
+                }
+            }
+        }
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> anyhow::Result<()> {
         match self {
