@@ -207,15 +207,7 @@ pub enum Format {
     Csv,
 }
 
-pub(crate) fn parse_instant(s: &str) -> Result<Timestamp, String> {
-    domain::parse_rfc3339(s).ok_or_else(|| {
-        format!("expected an RFC 3339 timestamp with offset, e.g. 2026-11-02T00:00:00Z, got {s:?}")
-    })
-}
-
-pub(crate) fn parse_window(s: &str) -> Result<Micros, String> {
-    domain::parse_duration(s).map_err(|e| e.to_string())
-}
+pub(crate) use crate::args::{parse_instant, parse_window};
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\

@@ -3,7 +3,7 @@
 //! Nothing reads globals after parsing; tests build a [`ServeConfig`] with
 //! [`ServeConfig::for_tests`].
 
-use crate::cli::parse_window;
+use crate::args::parse_window;
 use crate::domain::Micros;
 use crate::secret::Secret;
 use std::net::SocketAddr;
@@ -199,7 +199,8 @@ impl Default for LimitArgs {
     }
 }
 
-fn std_duration(d: Micros) -> std::time::Duration {
+/// A `Micros` option as a std duration (at least 1 µs).
+pub fn std_duration(d: Micros) -> std::time::Duration {
     std::time::Duration::from_micros(d.0.max(1) as u64)
 }
 
@@ -210,15 +211,6 @@ impl LimitArgs {
 
     pub fn body_timeout(&self) -> std::time::Duration {
         std_duration(self.body_timeout)
-    }
-
-    /// The HTTP server's limits.
-    pub fn server(&self) -> crate::http::ServerLimits {
-        crate::http::ServerLimits {
-            header_timeout: std_duration(self.header_timeout),
-            max_connections: self.max_connections as usize,
-            grace: std_duration(self.shutdown_grace),
-        }
     }
 }
 

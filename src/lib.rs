@@ -24,9 +24,11 @@
 //! - [`access`]: tokens scoped to accounts (SPEC §6), `--tokens FILE`.
 //! - [`tls`]: outgoing TLS (rustls, ring) and the HTTP clients built on it.
 //! - [`secret`]: tokens and app secrets that never print.
+//! - [`args`]: value parsers shared by the argument groups (windows, instants).
 //! - [`cli`]: the command line (SPEC §4) and what each subcommand does.
 
 pub mod access;
+pub mod args;
 pub mod bench;
 pub mod bench_cluster;
 pub mod bench_engine;

@@ -192,7 +192,7 @@ impl Application {
         let store = state.store.clone();
         let cluster = state.cluster.clone();
         tracing::info!(addr = %listener.local_addr()?, "replywatch serving");
-        let limits = state.config.limits.server();
+        let limits = crate::http::ServerLimits::of(&state.config.limits);
         let served = crate::http::serve(listener, router(state), limits, stop).await;
         // A cluster node hands its partitions over (each finishes and
         // acknowledges its current pull) and drops its queue senders.

@@ -27,7 +27,7 @@ pub mod ownership;
 pub use log::{DeadLetter, EventLog, LogError, Published};
 pub use node::{Cluster, ClusterStatus};
 
-use crate::cli::parse_window;
+use crate::args::parse_window;
 use crate::domain::Micros;
 
 /// Cluster settings of `serve`.

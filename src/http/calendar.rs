@@ -99,7 +99,7 @@ pub async fn put_calendar(
 ) -> ApiResult<Json<AccountCalendar>> {
     account_param(&account)?;
     AppState::check_account(&access, &account)?;
-    let bytes = super::events::read_body(
+    let bytes = super::body::read_body(
         &headers,
         body,
         MAX_CALENDAR_BYTES,

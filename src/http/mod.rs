@@ -3,6 +3,7 @@
 //! ingestion queue or the pure core; no SQL here.
 
 mod auth;
+mod body;
 mod calendar;
 mod charts;
 mod error;
@@ -12,6 +13,7 @@ mod metrics;
 pub mod openapi;
 mod page;
 mod reports;
+mod schema;
 mod server;
 mod stats;
 mod webhooks;

@@ -29,6 +29,18 @@ pub struct ServerLimits {
     pub grace: Duration,
 }
 
+impl ServerLimits {
+    /// The limits `serve`'s options set.
+    pub fn of(args: &crate::config::LimitArgs) -> ServerLimits {
+        use crate::config::std_duration;
+        ServerLimits {
+            header_timeout: std_duration(args.header_timeout),
+            max_connections: args.max_connections as usize,
+            grace: std_duration(args.shutdown_grace),
+        }
+    }
+}
+
 /// What a connection over the limit is told before it is closed.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 82\r\n\r\n{\"error\":{\"message\":\"too many connections; retry after Retry-After\",\"details\":[]}}";
 

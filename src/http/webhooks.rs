@@ -4,8 +4,8 @@
 //! because Meta retries otherwise.
 
 use super::AppState;
+use super::body::read_body;
 use super::error::{ApiError, ApiResult};
-use super::events::read_body;
 use crate::webhooks::meta::{map_payload, signature_matches};
 use axum::Json;
 use axum::body::Body;
