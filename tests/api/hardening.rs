@@ -10,17 +10,36 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn serve_process(url: &str, port: u16, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_replywatch"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", url, "--retention", "off"])
-        .args(extra)
-        .env_remove("REPLYWATCH_API_TOKEN")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting replywatch serve")
+/// A `serve` process, killed (SIGKILL) when dropped, so a failing test
+/// leaves no server behind.
+struct Served(Child);
+
+impl Served {
+    fn kill_9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+fn serve_process(url: &str, port: u16, extra: &[&str]) -> Served {
+    Served(
+        Command::new(env!("CARGO_BIN_EXE_replywatch"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", url, "--retention", "off"])
+            .args(extra)
+            .env_remove("REPLYWATCH_API_TOKEN")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting replywatch serve"),
+    )
 }
 
 /// A small tmpfs, unmounted on drop (the test runs as root, as CI does).
@@ -128,8 +147,7 @@ async fn a_full_disk_never_acknowledges_a_lost_batch_and_ingestion_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.kill_9();
 
     let store = Store::connect(&url).await.unwrap();
     let stored = keys(&store.load_events().await.unwrap());
