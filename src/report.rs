@@ -275,6 +275,9 @@ pub fn daily_table(requests: &DataFrame, badge: &DataFrame) -> anyhow::Result<Da
             share("within_1h", "decided_1h", "hit_ratio_1h"),
             share("within_24h", "decided_24h", "hit_ratio_24h"),
             share("within_24h", "decided_24h", "response_rate"),
+            // SPEC §4 "Final or not" (`domain::stats::settled`): every
+            // request of the day decided for 24 h.
+            (col("decided_24h").eq(col("requests"))).alias("final"),
             (col("channel").eq(lit(ALL_CHANNELS))).alias("is_all"),
         ])
         .sort(
@@ -300,6 +303,7 @@ pub fn daily_table(requests: &DataFrame, badge: &DataFrame) -> anyhow::Result<Da
             col("badge_blockers").fill_null(lit("response_rate undefined;response_time undefined")),
             col("within_1h"),
             col("within_24h"),
+            col("final"),
         ])
         .collect()?;
     Ok(daily)
@@ -393,6 +397,12 @@ pub fn chart_series(requests: &DataFrame, daily: &DataFrame) -> anyhow::Result<S
         f("hit_ratio_1h")?,
         f("hit_ratio_24h")?,
     );
+    let finals: Vec<bool> = all
+        .column("final")?
+        .bool()?
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect();
     for i in 0..all.height() {
         s.days.push(DailyRow {
             date: anyhow::Context::context(
@@ -409,6 +419,7 @@ pub fn chart_series(requests: &DataFrame, daily: &DataFrame) -> anyhow::Result<S
             p90_first_reply_seconds: p90[i],
             hit_ratio_1h: h1[i],
             hit_ratio_24h: h24[i],
+            is_final: finals[i],
         });
     }
     // Distribution and heatmap from the requests table.

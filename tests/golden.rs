@@ -106,3 +106,66 @@ fn every_golden_case_matches_through_the_engine_fed_in_shuffled_batches() {
         failures.join("\n")
     );
 }
+
+/// SPEC §4 "Final or not", on every golden case's data: at the case's
+/// instant, a day of an account is final exactly when none of its requests
+/// is pending and less than 24 h old (the rule written from the text over
+/// the core's requests), and a final day stays final at every later instant.
+#[test]
+fn a_day_is_final_exactly_when_no_request_of_it_is_pending_and_younger_than_24_hours() {
+    use replywatch::domain::daily::series;
+    use replywatch::domain::{EventSet, Micros, ReplyPolicy, derive_requests, parse_rfc3339};
+    let mut checked = 0;
+    for case in golden_cases() {
+        let as_of = case
+            .expected
+            .get("as_of")
+            .and_then(|v| v.as_str())
+            .and_then(parse_rfc3339)
+            .unwrap_or_else(|| panic!("{}: expected.json names its as_of", case.name));
+        let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
+        let set = EventSet::from_events(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .filter_map(|l| replywatch::domain::MessageEvent::from_json(l.as_bytes()).ok()),
+        );
+        let window = Micros(3_650 * 86_400_000_000);
+        for (step, later) in [(0, 0i64), (1, 6), (2, 30)] {
+            let at = as_of.plus(Micros::from_seconds(later * 3_600));
+            let requests = derive_requests(&set, at, ReplyPolicy::operational(false)).operational;
+            let days = series(&requests, at, window, chrono_tz::UTC).days;
+            for day in &days {
+                let young_pending = requests.iter().any(|r| {
+                    r.opened_at.to_datetime().date_naive() == day.date
+                        && r.reply.is_none_or(|x| x.at >= at)
+                        && at.since(r.opened_at) < Micros::from_seconds(86_400)
+                });
+                assert_eq!(
+                    day.is_final, !young_pending,
+                    "{} day {} step {step}",
+                    case.name, day.date
+                );
+                checked += 1;
+            }
+        }
+        // Monotonic: final at the instant stays final 6 h and 30 h later.
+        let at_as_of = series(
+            &derive_requests(&set, as_of, ReplyPolicy::operational(false)).operational,
+            as_of,
+            window,
+            chrono_tz::UTC,
+        );
+        let later = as_of.plus(Micros::from_seconds(30 * 3_600));
+        let after = series(
+            &derive_requests(&set, later, ReplyPolicy::operational(false)).operational,
+            later,
+            window,
+            chrono_tz::UTC,
+        );
+        for d in at_as_of.days.iter().filter(|d| d.is_final) {
+            let then = after.days.iter().find(|x| x.date == d.date).unwrap();
+            assert!(then.is_final, "{}: {} final, then not", case.name, d.date);
+        }
+    }
+    assert!(checked > 0);
+}

@@ -127,6 +127,8 @@ fn the_report_tables_agree_with_the_core_and_the_charts_are_written() {
             .find(|d| d.date.to_string() == row["date"])
             .unwrap();
         let what = format!("{} {}", row["date"], channel);
+        // SPEC §4 "Final or not": the polars table and the core agree.
+        assert_eq!(row["final"], day.is_final.to_string(), "{what} final");
         close(
             num(row, "requests"),
             Some(day.requests as f64),

@@ -5,7 +5,7 @@
 
 use super::Request;
 use super::stats::Clock;
-use super::stats::{Measured, Share, median_and_p90};
+use super::stats::{Measured, Share, median_and_p90, settled};
 use super::time::{Micros, ONE_DAY, ONE_HOUR, Timestamp};
 use chrono::{Datelike, NaiveDate, Timelike};
 use chrono_tz::Tz;
@@ -27,6 +27,10 @@ pub struct DailyRow {
     pub p90_first_reply_seconds: Option<f64>,
     pub hit_ratio_1h: Option<f64>,
     pub hit_ratio_24h: Option<f64>,
+    /// SPEC §4: every request of the day is decided for 24 h at the instant,
+    /// so its figures no longer change with time ([`settled`]).
+    #[serde(rename = "final")]
+    pub is_final: bool,
 }
 
 /// SPEC §5's SLA bucket edges, in seconds.
@@ -61,6 +65,7 @@ pub fn series<'a>(
         later: u64,
         hit_1h: Share,
         hit_24h: Share,
+        unsettled: u64,
         first: Vec<Micros>,
     }
     let start = as_of.minus(window);
@@ -86,9 +91,11 @@ pub fn series<'a>(
             later: 0,
             hit_1h: Share::default(),
             hit_24h: Share::default(),
+            unsettled: 0,
             first: Vec::new(),
         });
         day.requests += 1;
+        day.unsettled += u64::from(!settled(&m));
         day.hit_1h.add(m.decided(ONE_HOUR), m.hit(ONE_HOUR));
         day.hit_24h.add(m.decided(ONE_DAY), m.hit(ONE_DAY));
         if let Some(f) = m.first_reply {
@@ -125,6 +132,7 @@ pub fn series<'a>(
                 p90_first_reply_seconds: p90,
                 hit_ratio_1h: d.hit_1h.ratio(),
                 hit_ratio_24h: d.hit_24h.ratio(),
+                is_final: d.unsettled == 0,
             }
         })
         .collect();
@@ -185,5 +193,35 @@ mod tests {
         assert_eq!(s.distribution[2], 1, "10 min falls in (300, 900]");
         assert_eq!(s.distribution[5], 1, "2 h falls in (3600, 14400]");
         assert_eq!(s.heatmap[6][2], Some(600.0), "Sunday 02:xx local");
+        // The 09:00 request is pending and 15 h old at the instant: not final.
+        assert!(!d.is_final);
+    }
+
+    #[test]
+    fn a_day_is_final_once_each_of_its_requests_is_answered_or_24_hours_old() {
+        let requests = [
+            req("2026-11-01T08:00:00Z", Some("2026-11-01T10:00:00Z")),
+            req("2026-11-01T09:00:00Z", None),
+        ];
+        let at = |s: &str| crate::domain::parse_rfc3339(s).unwrap();
+        let day = |as_of: &str| {
+            series(
+                &requests,
+                at(as_of),
+                Micros(7 * 86_400_000_000),
+                chrono_tz::UTC,
+            )
+            .days[0]
+                .clone()
+        };
+        assert!(
+            !day("2026-11-02T08:59:59Z").is_final,
+            "the 09:00 request is 23:59:59 old"
+        );
+        assert!(
+            day("2026-11-02T09:00:00Z").is_final,
+            "exactly 24 h: decided (inclusive)"
+        );
+        assert!(!day("2026-11-01T09:30:00Z").is_final);
     }
 }

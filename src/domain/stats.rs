@@ -121,6 +121,14 @@ impl Measured {
     }
 }
 
+/// SPEC §4, "Final or not": a request no longer moves the figures of the
+/// period it was opened in once it is decided for 24 h (answered, or opened
+/// at least 24 h before the instant). A period is final when all its
+/// requests are; charts, daily tables and the page mark the others.
+pub fn settled(m: &Measured) -> bool {
+    m.decided(ONE_DAY)
+}
+
 /// A share with its denominator, `None` when nothing counts.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Share {
