@@ -109,11 +109,15 @@ fn clock_toggle(out: &mut String, path: &str, business: bool) {
     );
 }
 
+/// Per account, its requests not final at the instant (SPEC §4: pending
+/// and younger than 24 h, so the last day's figures may still change).
+type NotFinal = std::collections::HashMap<String, u64>;
+
 async fn report(
     state: &AppState,
     q: &PageQuery,
     by_agent: bool,
-) -> ApiResult<(Timestamp, StatsReport)> {
+) -> ApiResult<(Timestamp, StatsReport, NotFinal)> {
     state.require_ready()?;
     let now = Timestamp::from_datetime(chrono::Utc::now());
     let mut opts = AnalyzeOptions::new(now, WEEK);
@@ -126,12 +130,52 @@ async fn report(
     let report = tokio::task::spawn_blocking(move || {
         live.read(|engine| {
             opts.bots_count_as_replies = engine.operational().bots_reply;
-            analyze_windows(engine.set(), &opts, &[WEEK], engine).remove(0)
+            let report = analyze_windows(engine.set(), &opts, &[WEEK], engine).remove(0);
+            (report, not_final(engine, now))
         })
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok((now, report))
+    Ok((now, report.0, report.1))
+}
+
+/// The requests of each account that are not settled at `now`
+/// (`domain::stats::settled`), among those opened in the last 24 h.
+fn not_final(engine: &crate::engine::Engine, now: Timestamp) -> NotFinal {
+    use crate::domain::stats::{Clock, Measured, settled};
+    let set = engine.set();
+    let since = now.minus(crate::domain::time::ONE_DAY);
+    let mut out = NotFinal::new();
+    for (stream, requests) in engine.operational_requests() {
+        let start = requests.partition_point(|r| r.opened_at < since);
+        let n = requests[start..]
+            .iter()
+            .take_while(|r| r.opened_at < now)
+            .filter(|r| {
+                let seen = crate::domain::Request {
+                    reply: r.reply.filter(|x| x.at < now),
+                    ..**r
+                };
+                !settled(&Measured::of(&seen, now, Clock::Calendar))
+            })
+            .count() as u64;
+        if n > 0 {
+            *out.entry(set.stream(stream).account.to_string())
+                .or_default() += n;
+        }
+    }
+    out
+}
+
+/// "N requests still open, figures for the last 24 h may change" (SPEC §4).
+fn not_final_line(out: &mut String, n: u64) {
+    if n > 0 {
+        let _ = write!(
+            out,
+            "<p id=\"not-final\"><small>{n} request{} still open: figures for the last 24 h may change.</small></p>",
+            if n == 1 { "" } else { "s" }
+        );
+    }
 }
 
 fn group_row(out: &mut String, g: &GroupStats, link: bool) {
@@ -202,7 +246,7 @@ pub async fn overview(
     uri: Uri,
 ) -> ApiResult<Html<String>> {
     let q: PageQuery = query(&uri)?;
-    let (now, mut report) = report(&state, &q, false).await?;
+    let (now, mut report, open) = report(&state, &q, false).await?;
     // SPEC §6: only the token's accounts exist for it.
     report.groups.retain(|g| access.allows(&g.account));
     let mut out = String::new();
@@ -212,6 +256,14 @@ pub async fn overview(
         esc(&now.to_string())
     );
     clock_toggle(&mut out, "/", business(&q));
+    // SPEC §6: only the token's accounts count.
+    not_final_line(
+        &mut out,
+        open.iter()
+            .filter(|(a, _)| access.allows(a))
+            .map(|(_, n)| n)
+            .sum(),
+    );
     if report.groups.is_empty() {
         out.push_str("<p>No requests in the last 7 days. Post events to <code>/v1/events</code> or connect a Meta app.</p>");
     } else {
@@ -233,7 +285,7 @@ pub async fn account(
 ) -> ApiResult<Html<String>> {
     AppState::check_account(&access, &account)?;
     let q: PageQuery = query(&uri)?;
-    let (now, report) = report(&state, &q, true).await?;
+    let (now, report, open) = report(&state, &q, true).await?;
     let groups: Vec<&GroupStats> = report
         .groups
         .iter()
@@ -250,6 +302,7 @@ pub async fn account(
         &format!("/accounts/{}", url(&account)),
         business(&q),
     );
+    not_final_line(&mut out, open.get(&account).copied().unwrap_or(0));
     if groups.is_empty() {
         out.push_str("<p>No requests in the last 7 days.</p>");
         return Ok(page(&account, &out));

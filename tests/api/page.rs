@@ -211,3 +211,44 @@ async fn serve_demo_starts_populated_and_leaves_nothing_behind() {
     let dir = std::env::temp_dir().join(format!("replywatch-demo-{}", child.id()));
     assert!(!dir.exists(), "the demo database is removed on exit");
 }
+
+/// SPEC §4 "Final or not" on the page: requests pending and younger than
+/// 24 h are counted as still open (their day's figures may change); a
+/// request pending for two days is settled and not counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_says_how_many_requests_are_still_open() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ago = |hours: i64| (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339();
+    let line = |id: &str, account: &str, hours: i64| {
+        format!(
+            r#"{{"id":"{id}","account":"{account}","channel":"messenger","conversation":"{id}","from":"customer","at":"{}"}}"#,
+            ago(hours)
+        )
+    };
+    let body = [
+        line("young", "shop", 1),
+        line("old", "shop", 48),
+        line("other", "quiet", 50),
+    ]
+    .join("\n");
+    assert_eq!(app.post_ndjson(body).await.status, 202);
+    let text = |path: &str| {
+        let (client, url) = (app.client.clone(), app.url(path));
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let overview = text("/").await;
+    assert!(
+        overview.contains("1 request still open: figures for the last 24 h may change."),
+        "{overview}"
+    );
+    assert!(
+        text("/accounts/shop")
+            .await
+            .contains("1 request still open")
+    );
+    assert!(
+        !text("/accounts/quiet").await.contains("still open"),
+        "a two-day-old request is settled"
+    );
+    app.finish().await;
+}
