@@ -99,16 +99,28 @@ impl Engine {
         &self.stream_events
     }
 
-    fn walk(&self, c: ConversationIdx) -> ConversationRequests {
+    /// Conversation `c`'s events in SPEC §2 order, from its `start`-th on,
+    /// as the walk reads them.
+    fn walk_events(
+        &self,
+        c: ConversationIdx,
+        start: usize,
+    ) -> impl Iterator<Item = WalkEvent> + Clone + '_ {
         let events = self.set.events();
-        let walk = self.conversation_events[c as usize].iter().map(|&i| {
-            let e = &events[i as usize];
-            WalkEvent {
-                at: e.at,
-                from: e.from,
-                agent: e.agent,
-            }
-        });
+        self.conversation_events[c as usize][start..]
+            .iter()
+            .map(move |&i| {
+                let e = &events[i as usize];
+                WalkEvent {
+                    at: e.at,
+                    from: e.from,
+                    agent: e.agent,
+                }
+            })
+    }
+
+    fn walk(&self, c: ConversationIdx) -> ConversationRequests {
+        let walk = self.walk_events(c, 0);
         let mut out = ConversationRequests::default();
         walk_conversation(c, walk.clone(), self.operational, &mut out.operational);
         walk_conversation(c, walk, ReplyPolicy::badge(), &mut out.badge);
@@ -121,13 +133,15 @@ impl Engine {
     /// last of their replies. Cost: the changed part of the conversation,
     /// not its history (issue 15: one late event in a 100k-event
     /// conversation re-walked and compared everything under the lock).
+    /// Returns how many requests were kept as they were, and those it
+    /// replaced.
     fn rewalk(
         &self,
         c: ConversationIdx,
-        mut requests: Vec<Request>,
+        requests: &mut Vec<Request>,
         from: Timestamp,
         policy: ReplyPolicy,
-    ) -> Vec<Request> {
+    ) -> (usize, Vec<Request>) {
         // Replies grow along the list (each request closes before the next
         // opens; only the last may be open), so this is a prefix.
         let keep = requests.partition_point(|r| r.reply.is_some_and(|x| x.at < from));
@@ -135,23 +149,21 @@ impl Engine {
             .checked_sub(1)
             .and_then(|k| requests[k].reply)
             .map(|x| x.at);
-        requests.truncate(keep);
+        let replaced = requests.split_off(keep);
         let events = self.set.events();
-        let list = &self.conversation_events[c as usize];
         // Events at the reply's own instant after it (in SPEC §2 order) are
         // not customers, so nothing opens among them: resume after them.
-        let start =
-            resume_after.map_or(0, |t| list.partition_point(|&i| events[i as usize].at <= t));
-        let walk = list[start..].iter().map(|&i| {
-            let e = &events[i as usize];
-            WalkEvent {
-                at: e.at,
-                from: e.from,
-                agent: e.agent,
-            }
+        let start = resume_after.map_or(0, |t| {
+            self.conversation_events[c as usize].partition_point(|&i| events[i as usize].at <= t)
         });
-        walk_conversation_from(c, walk, policy, &mut requests, resume_after);
-        requests
+        walk_conversation_from(
+            c,
+            self.walk_events(c, start),
+            policy,
+            requests,
+            resume_after,
+        );
+        (keep, replaced)
     }
 
     /// Adds committed events (the first version of a key wins, SPEC §2),
@@ -189,16 +201,15 @@ impl Engine {
         touched.sort_unstable();
         touched.dedup_by_key(|(c, _)| *c);
         for (c, from) in touched {
-            let before = std::mem::take(&mut self.requests[c as usize]);
             let stream = self.set.stream_of(c);
             // Requests answered before `from` stay as they were; only the
             // re-walked tail can newly be answered (SPEC §5's histogram).
-            let unchanged = before
-                .operational
-                .partition_point(|r| r.reply.is_some_and(|x| x.at < from));
-            let previously: Vec<Request> = before.operational[unchanged..].to_vec();
-            let operational = self.rewalk(c, before.operational, from, self.operational);
-            let badge = self.rewalk(c, before.badge, from, ReplyPolicy::badge());
+            let ConversationRequests {
+                mut operational,
+                mut badge,
+            } = std::mem::take(&mut self.requests[c as usize]);
+            let (unchanged, previously) = self.rewalk(c, &mut operational, from, self.operational);
+            self.rewalk(c, &mut badge, from, ReplyPolicy::badge());
             for r in &operational[unchanged..] {
                 let before = previously.binary_search_by_key(&r.opened_at, |b| b.opened_at);
                 if before.is_err() {
@@ -224,7 +235,7 @@ impl Engine {
     pub fn operational_at(&self, until: Timestamp) -> impl Iterator<Item = Request> + '_ {
         self.requests
             .iter()
-            .flat_map(move |c| c.operational.iter().map_while(move |r| as_of(r, until)))
+            .flat_map(move |c| c.operational.iter().map_while(move |r| r.seen_at(until)))
     }
 
     /// Every conversation's operational-view requests (configured policy),
@@ -235,16 +246,6 @@ impl Engine {
             .enumerate()
             .map(|(c, r)| (self.set.stream_of(c as u32), r.operational.as_slice()))
     }
-}
-
-/// A cached request as seen at `until` (SPEC §3: events at or after it have
-/// not happened): `None` when it opens later, else without a later reply.
-/// Requests of a conversation are in opening order, so the first `None` ends them.
-fn as_of(r: &Request, until: Timestamp) -> Option<Request> {
-    (r.opened_at < until).then(|| Request {
-        reply: r.reply.filter(|x| x.at < until),
-        ..*r
-    })
 }
 
 impl RequestSource for Engine {
@@ -269,7 +270,7 @@ impl RequestSource for Engine {
                         (View::Operational, &conversation.operational),
                         (View::Badge, &conversation.badge),
                     ] {
-                        for r in list.iter().map_while(|r| as_of(r, until)) {
+                        for r in list.iter().map_while(|r| r.seen_at(until)) {
                             add(&mut acc, view, &r);
                         }
                     }

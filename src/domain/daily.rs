@@ -74,13 +74,11 @@ pub fn series<'a>(
     let mut cells: Vec<Vec<Micros>> = vec![Vec::new(); 7 * 24];
     let mut total = 0;
     for r in requests {
-        if r.opened_at < start || r.opened_at >= as_of {
-            continue;
-        }
-        total += 1;
         // SPEC §3: a reply at or after the instant has not happened yet.
-        let mut r = *r;
-        r.reply = r.reply.filter(|x| x.at < as_of);
+        let Some(r) = r.seen_at(as_of).filter(|r| r.opened_at >= start) else {
+            continue;
+        };
+        total += 1;
         let m = Measured::of(&r, as_of, Clock::Calendar);
         let local = r.opened_at.to_datetime().with_timezone(&tz);
         let day = days.entry(local.date_naive()).or_insert_with(|| Day {

@@ -25,19 +25,10 @@ pub const DECISION_THRESHOLDS: [(&str, i64); 9] = [
 /// instant is decided for every threshold at that instant.
 pub const LONGEST_THRESHOLD: Micros = Micros::from_seconds(86_400);
 
-/// The request as known at `at` (SPEC §3: events at or after it have not
-/// happened): None when it opens later, else without a later reply.
-fn as_of(r: &Request, at: Timestamp) -> Option<Request> {
-    (r.opened_at < at).then(|| Request {
-        reply: r.reply.filter(|x| x.at < at),
-        ..*r
-    })
-}
-
 /// At `at`, whether `r` is decided for `h` and, if so, whether it is a hit
 /// (the core's own rule: [`Measured::decided`] and [`Measured::hit`]).
 pub fn decided_at(r: &Request, at: Timestamp, h: Micros) -> Option<bool> {
-    let seen = as_of(r, at)?;
+    let seen = r.seen_at(at)?;
     let m = Measured::of(&seen, at, Clock::Calendar);
     m.decided(h).then(|| m.hit(h))
 }

@@ -56,6 +56,17 @@ pub struct Request {
     pub new_conversation: bool,
 }
 
+impl Request {
+    /// The request as seen at `at` (SPEC §3: events at or after it have not
+    /// happened): `None` when it opens later, else without a later reply.
+    pub fn seen_at(&self, at: Timestamp) -> Option<Request> {
+        (self.opened_at < at).then(|| Request {
+            reply: self.reply.filter(|x| x.at < at),
+            ..*self
+        })
+    }
+}
+
 /// The requests of both views, each ordered by conversation then opening time.
 #[derive(Debug, Clone, Default)]
 pub struct Requests {

@@ -150,14 +150,8 @@ fn not_final(engine: &crate::engine::Engine, now: Timestamp) -> NotFinal {
         let start = requests.partition_point(|r| r.opened_at < since);
         let n = requests[start..]
             .iter()
-            .take_while(|r| r.opened_at < now)
-            .filter(|r| {
-                let seen = crate::domain::Request {
-                    reply: r.reply.filter(|x| x.at < now),
-                    ..**r
-                };
-                !settled(&Measured::of(&seen, now, Clock::Calendar))
-            })
+            .map_while(|r| r.seen_at(now))
+            .filter(|seen| !settled(&Measured::of(seen, now, Clock::Calendar)))
             .count() as u64;
         if n > 0 {
             *out.entry(set.stream(stream).account.to_string())

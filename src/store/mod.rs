@@ -145,6 +145,20 @@ fn valid_or_logged(row: anyhow::Result<MessageEvent>) -> Option<MessageEvent> {
     }
 }
 
+/// Streamed rows into `set`, each validated ([`valid_or_logged`]).
+async fn insert_streamed(
+    set: &mut EventSet,
+    mut rows: impl futures_util::Stream<Item = Result<Row, sqlx::Error>> + Unpin,
+    what: &'static str,
+) -> anyhow::Result<()> {
+    while let Some(row) = rows.try_next().await.context(what)? {
+        if let Some(e) = valid_or_logged(event_of(row)) {
+            set.insert(e);
+        }
+    }
+    Ok(())
+}
+
 /// A row of a JSON page, borrowing from the page where no escape forces a copy.
 #[derive(serde::Deserialize)]
 struct JsonRow<'a>(
@@ -190,32 +204,40 @@ fn event_row_ref(e: &MessageEvent) -> RowRef<'_> {
     )
 }
 
-/// Runs `$body` (which uses `tx`) in one transaction on a connection taken
-/// from `$pool`, and commits. On ANY failure — a statement, the commit
-/// itself — the connection is closed instead of going back to the pool.
-/// SQLite may leave a transaction open after a failed COMMIT ("database or
-/// disk is full"): a pooled connection in that state would turn the next
-/// batch's BEGIN into a savepoint of the dead transaction, answer "stored"
-/// and lose it (issue 15). Closing rolls back whatever was begun.
-macro_rules! in_transaction {
-    ($pool:expr, |$tx:ident| $body:block) => {{
-        let mut conn = $pool
+/// Runs `$body` (an async block that uses `conn`) on a connection taken
+/// from `$pool`; on ANY failure the connection is closed instead of going
+/// back to the pool. SQLite may leave a transaction open after a failed
+/// COMMIT ("database or disk is full"): a pooled connection in that state
+/// would turn the next batch's BEGIN into a savepoint of the dead
+/// transaction, answer "stored" and lose it (issue 15). Closing rolls back
+/// whatever was begun. Every write transaction of the event store runs in it
+/// (the migrations, run once at start-up, do not).
+macro_rules! closing_on_failure {
+    ($pool:expr, |$conn:ident| $body:expr) => {{
+        let mut $conn = $pool
             .acquire()
             .await
             .context("taking a database connection")?;
-        let result: anyhow::Result<_> = async {
+        let result: anyhow::Result<_> = $body.await;
+        if result.is_err() {
+            $conn.close_on_drop();
+        }
+        result?
+    }};
+}
+
+/// Runs `$body` (which uses `tx`) in one transaction and commits, through
+/// [`closing_on_failure!`].
+macro_rules! in_transaction {
+    ($pool:expr, |$tx:ident| $body:block) => {{
+        closing_on_failure!($pool, |conn| async {
             let mut $tx = sqlx::Connection::begin(&mut *conn)
                 .await
                 .context("starting a transaction")?;
             let value = $body;
             $tx.commit().await.context("committing")?;
             Ok(value)
-        }
-        .await;
-        if result.is_err() {
-            conn.close_on_drop();
-        }
-        result?
+        })
     }};
 }
 
@@ -279,11 +301,7 @@ macro_rules! insert_events_tx {
         insert_events_tx!($pool, $db, "events", $events, $suffix, $commit_if)
     };
     ($pool:expr, $db:ty, $table:expr, $events:expr, $suffix:expr, $commit_if:expr) => {{
-        let mut conn = $pool
-            .acquire()
-            .await
-            .context("taking a database connection")?;
-        let result: anyhow::Result<u64> = async {
+        closing_on_failure!($pool, |conn| async {
             let mut tx = sqlx::Connection::begin(&mut *conn)
                 .await
                 .context("starting a transaction")?;
@@ -304,14 +322,7 @@ macro_rules! insert_events_tx {
                 tx.rollback().await.context("rolling back")?;
             }
             Ok(affected)
-        }
-        .await;
-        if result.is_err() {
-            // See `in_transaction!`: never pool a connection whose
-            // transaction state is unknown.
-            conn.close_on_drop();
-        }
-        result?
+        })
     }};
 }
 
@@ -324,16 +335,9 @@ async fn insert_unnest(
     events: &[&MessageEvent],
     commit_if: impl Fn(u64) -> bool,
 ) -> anyhow::Result<u64> {
-    let mut conn = pool
-        .acquire()
-        .await
-        .context("taking a database connection")?;
-    let result = insert_unnest_on(&mut conn, events, commit_if).await;
-    if result.is_err() {
-        // See `in_transaction!`.
-        conn.close_on_drop();
-    }
-    result
+    Ok(closing_on_failure!(pool, |conn| insert_unnest_on(
+        &mut conn, events, commit_if
+    )))
 }
 
 async fn insert_unnest_on(
@@ -383,16 +387,12 @@ async fn load_pg_accounts(pool: &PgPool, accounts: &[String]) -> anyhow::Result<
     if accounts.is_empty() {
         return Ok(set);
     }
-    let mut rows = sqlx::query_as::<_, Row>(
+    let rows = sqlx::query_as::<_, Row>(
         "SELECT account, channel, id, conversation, sender, at_us, agent FROM events WHERE account = ANY($1)",
     )
     .bind(accounts)
     .fetch(pool);
-    while let Some(row) = rows.try_next().await.context("loading events")? {
-        if let Some(e) = valid_or_logged(event_of(row)) {
-            set.insert(e);
-        }
-    }
+    insert_streamed(&mut set, rows, "loading events").await?;
     Ok(set)
 }
 
@@ -787,30 +787,20 @@ impl Store {
             Store::Sqlite(pool) => {
                 load_sqlite(pool, &mut set).await?;
                 if unmerged {
-                    let mut rows = sqlx::query_as::<_, Row>(
+                    let rows = sqlx::query_as::<_, Row>(
                         "SELECT account, channel, id, conversation, sender, at_us, agent FROM ingest_log ORDER BY seq",
                     )
                     .fetch(pool);
-                    while let Some(row) =
-                        rows.try_next().await.context("loading the ingestion log")?
-                    {
-                        if let Some(e) = valid_or_logged(event_of(row)) {
-                            set.insert(e);
-                        }
-                    }
+                    insert_streamed(&mut set, rows, "loading the ingestion log").await?;
                 }
             }
             Store::Postgres(pool) => {
                 // One streamed query: rows are decoded while the next ones are read.
-                let mut rows = sqlx::query_as::<_, Row>(
+                let rows = sqlx::query_as::<_, Row>(
                     "SELECT account, channel, id, conversation, sender, at_us, agent FROM events",
                 )
                 .fetch(pool);
-                while let Some(row) = rows.try_next().await.context("loading events")? {
-                    if let Some(e) = valid_or_logged(event_of(row)) {
-                        set.insert(e);
-                    }
-                }
+                insert_streamed(&mut set, rows, "loading events").await?;
             }
         }
         Ok(set)
