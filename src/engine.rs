@@ -29,7 +29,8 @@ struct ConversationRequests {
 pub struct Answered {
     pub stream: u32,
     pub first_reply: Micros,
-    pub opened_at: Timestamp,
+    /// The request as derived now (its opening and its reply).
+    pub request: Request,
 }
 
 /// What applying a batch did, for the ingestion counters.
@@ -221,7 +222,7 @@ impl Engine {
                     applied.answered.push(Answered {
                         stream,
                         first_reply: reply.at.since(r.opened_at),
-                        opened_at: r.opened_at,
+                        request: *r,
                     });
                 }
             }

@@ -68,11 +68,48 @@ impl Folding {
         opts.keep_channels = self.pairs.clone();
     }
 
+    /// The (account, channel) labels of a stream (SPEC §5's series bound).
+    fn labels(&self, account: &str, channel: &str) -> (String, String) {
+        crate::domain::stats::folded_labels(
+            self.accounts.as_deref(),
+            self.pairs.as_deref(),
+            account,
+            channel,
+        )
+    }
+
     /// The channel label of an ingestion counter.
     fn channel<'a>(&self, channel: &'a str) -> &'a str {
         match &self.channels {
             Some(keep) if !keep.contains(channel) => OTHER_CHANNELS,
             _ => channel,
+        }
+    }
+}
+
+/// Decisions to count: per (stream, threshold index, hit), and revisions.
+#[derive(Default)]
+struct Tally {
+    counts: HashMap<(u32, usize, bool), u64>,
+    revised: u64,
+}
+
+impl Tally {
+    /// Adds what `change` says of one request of `stream` for each threshold.
+    fn add(
+        &mut self,
+        stream: u32,
+        change: impl Fn(Micros) -> Option<crate::domain::decisions::Change>,
+    ) {
+        use crate::domain::decisions::{Change, DECISION_THRESHOLDS};
+        for (i, (_, seconds)) in DECISION_THRESHOLDS.iter().enumerate() {
+            match change(Micros::from_seconds(*seconds)) {
+                Some(Change::Decided(hit)) => {
+                    *self.counts.entry((stream, i, hit)).or_default() += 1
+                }
+                Some(Change::Revised) => self.revised += 1,
+                None => {}
+            }
         }
     }
 }
@@ -283,8 +320,6 @@ impl Metrics {
     pub fn record(&self, engine: &Engine, applied: &Applied) {
         let set = engine.set();
         let folding = self.folding();
-        let mut opts = AnalyzeOptions::new(Timestamp::from_unix_micros(0), Micros(0));
-        folding.options(&mut opts);
         for &(stream, from) in &applied.new {
             let channel = folding.channel(set.stream(stream).channel.as_str());
             self.ingested
@@ -297,7 +332,7 @@ impl Metrics {
         }
         for a in &applied.answered {
             let s = set.stream(a.stream);
-            let (account, channel) = opts.labels_of(s.account.as_str(), s.channel.as_str());
+            let (account, channel) = folding.labels(s.account.as_str(), s.channel.as_str());
             self.first_reply
                 .with_label_values(&[account.as_str(), channel.as_str()])
                 .observe(a.first_reply.as_seconds_f64());
@@ -309,9 +344,7 @@ impl Metrics {
     /// last count, per (account, channel) label, threshold and outcome.
     /// Counting starts at the first refresh (counter semantics).
     fn count_decisions(&self, engine: &Engine, now: Timestamp) {
-        use crate::domain::decisions::{
-            Change, DECISION_THRESHOLDS, LONGEST_THRESHOLD, change_between,
-        };
+        use crate::domain::decisions::{LONGEST_THRESHOLD, change_between};
         let mut until = self.decided_until.lock().unwrap_or_else(|e| e.into_inner());
         let Some(from) = *until else {
             *until = Some(now);
@@ -323,23 +356,14 @@ impl Metrics {
         // Opened longer than the longest threshold before `from`: decided
         // for every threshold already.
         let earliest = from.minus(LONGEST_THRESHOLD);
-        let mut counts: HashMap<(u32, usize, bool), u64> = HashMap::new();
-        let mut revised = 0;
+        let mut tally = Tally::default();
         for (stream, requests) in engine.operational_requests() {
             let start = requests.partition_point(|r| r.opened_at < earliest);
             for r in requests[start..].iter().take_while(|r| r.opened_at < now) {
-                for (i, (_, seconds)) in DECISION_THRESHOLDS.iter().enumerate() {
-                    match change_between(r, from, now, Micros::from_seconds(*seconds)) {
-                        Some(Change::Decided(hit)) => {
-                            *counts.entry((stream, i, hit)).or_default() += 1
-                        }
-                        Some(Change::Revised) => revised += 1,
-                        None => {}
-                    }
-                }
+                tally.add(stream, |h| change_between(r, from, now, h));
             }
         }
-        self.add_decisions(engine, counts, revised);
+        self.add_decisions(engine, tally);
         *until = Some(now);
     }
 
@@ -348,64 +372,41 @@ impl Metrics {
     /// counted now, or as revisions when they differ from a counted one.
     fn count_late_decisions(&self, engine: &Engine, applied: &Applied) {
         use crate::domain::Request;
-        use crate::domain::decisions::{Change, DECISION_THRESHOLDS, change_of_knowledge};
-        use crate::domain::requests::Reply;
+        use crate::domain::decisions::change_of_knowledge;
         let until = *self.decided_until.lock().unwrap_or_else(|e| e.into_inner());
         let Some(until) = until else { return };
-        let mut counts: HashMap<(u32, usize, bool), u64> = HashMap::new();
-        let mut revised = 0;
-        let mut tally = |stream: u32, before: Option<&Request>, after: &Request| {
-            for (i, (_, seconds)) in DECISION_THRESHOLDS.iter().enumerate() {
-                match change_of_knowledge(before, after, until, Micros::from_seconds(*seconds)) {
-                    Some(Change::Decided(hit)) => *counts.entry((stream, i, hit)).or_default() += 1,
-                    Some(Change::Revised) => revised += 1,
-                    None => {}
-                }
-            }
-        };
+        let mut tally = Tally::default();
         let new: HashSet<(u32, Timestamp)> = applied
             .opened
             .iter()
             .map(|(s, r)| (*s, r.opened_at))
             .collect();
         for (stream, r) in &applied.opened {
-            tally(*stream, None, r);
+            tally.add(*stream, |h| change_of_knowledge(None, r, until, h));
         }
         for a in &applied.answered {
-            if new.contains(&(a.stream, a.opened_at)) {
+            if new.contains(&(a.stream, a.request.opened_at)) {
                 continue; // counted whole above
             }
-            let answered = Request {
-                conversation: 0,
-                opened_at: a.opened_at,
-                reply: Some(Reply {
-                    at: a.opened_at.plus(a.first_reply),
-                    agent: crate::domain::eventset::NO_AGENT,
-                }),
-                new_conversation: false,
-            };
+            // Before this event the request was known, unanswered.
             let unanswered = Request {
                 reply: None,
-                ..answered
+                ..a.request
             };
-            tally(a.stream, Some(&unanswered), &answered);
+            tally.add(a.stream, |h| {
+                change_of_knowledge(Some(&unanswered), &a.request, until, h)
+            });
         }
-        self.add_decisions(engine, counts, revised);
+        self.add_decisions(engine, tally);
     }
 
-    fn add_decisions(
-        &self,
-        engine: &Engine,
-        counts: HashMap<(u32, usize, bool), u64>,
-        revised: u64,
-    ) {
+    fn add_decisions(&self, engine: &Engine, tally: Tally) {
         use crate::domain::decisions::DECISION_THRESHOLDS;
         let set = engine.set();
-        let mut opts = AnalyzeOptions::new(Timestamp::from_unix_micros(0), Micros(0));
-        self.folding().options(&mut opts);
-        for ((stream, i, hit), n) in counts {
+        let folding = self.folding();
+        for ((stream, i, hit), n) in tally.counts {
             let s = set.stream(stream);
-            let (account, channel) = opts.labels_of(s.account.as_str(), s.channel.as_str());
+            let (account, channel) = folding.labels(s.account.as_str(), s.channel.as_str());
             let outcome = if hit { "hit" } else { "miss" };
             self.decided
                 .with_label_values(&[
@@ -416,8 +417,8 @@ impl Metrics {
                 ])
                 .inc_by(n);
         }
-        if revised > 0 {
-            self.revised.inc_by(revised);
+        if tally.revised > 0 {
+            self.revised.inc_by(tally.revised);
         }
     }
 
@@ -426,90 +427,25 @@ impl Metrics {
     /// series (totals stay exact); a histogram series is removed (its
     /// counts cannot be merged; Prometheus sees a counter reset).
     fn fold_existing_series(&self, folding: &Folding) {
-        use prometheus::core::Collector;
-        let mut opts = AnalyzeOptions::new(Timestamp::from_unix_micros(0), Micros(0));
-        folding.options(&mut opts);
-        let label_sets = |c: &dyn Collector| -> Vec<Vec<(String, String)>> {
-            c.collect()
-                .iter()
-                .flat_map(|family| family.get_metric())
-                .map(|m| {
-                    m.get_label()
-                        .iter()
-                        .map(|l| (l.name().to_string(), l.value().to_string()))
-                        .collect()
-                })
-                .collect()
-        };
-        let value = |labels: &[(String, String)], name: &str| {
-            labels
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        for labels in label_sets(&self.ingested) {
-            let (channel, from) = (value(&labels, "channel"), value(&labels, "from"));
-            let to = folding.channel(&channel);
-            if to != channel
-                && let Ok(c) = self
-                    .ingested
-                    .get_metric_with_label_values(&[&channel, &from])
-            {
-                let n = c.get();
-                let _ = self.ingested.remove_label_values(&[&channel, &from]);
-                self.ingested.with_label_values(&[to, &from]).inc_by(n);
-            }
-        }
-        for labels in label_sets(&self.duplicates) {
-            let channel = value(&labels, "channel");
-            let to = folding.channel(&channel);
-            if to != channel
-                && let Ok(c) = self.duplicates.get_metric_with_label_values(&[&channel])
-            {
-                let n = c.get();
-                let _ = self.duplicates.remove_label_values(&[&channel]);
-                self.duplicates.with_label_values(&[to]).inc_by(n);
-            }
-        }
-        for labels in label_sets(&self.decided) {
-            let (account, channel) = (value(&labels, "account"), value(&labels, "channel"));
-            let (within, outcome) = (value(&labels, "within"), value(&labels, "outcome"));
-            let (to_account, to_channel) = opts.labels_of(&account, &channel);
-            if to_account == account && to_channel == channel {
-                continue;
-            }
-            let from = [
-                account.as_str(),
-                channel.as_str(),
-                within.as_str(),
-                outcome.as_str(),
-            ];
-            if let Ok(c) = self.decided.get_metric_with_label_values(&from) {
-                let n = c.get();
-                let _ = self.decided.remove_label_values(&from);
-                self.decided
-                    .with_label_values(&[
-                        to_account.as_str(),
-                        to_channel.as_str(),
-                        within.as_str(),
-                        outcome.as_str(),
-                    ])
-                    .inc_by(n);
-            }
-        }
-        for labels in label_sets(&self.first_reply) {
-            let (account, channel) = (value(&labels, "account"), value(&labels, "channel"));
-            let kept = match (&folding.accounts, &folding.pairs) {
-                (Some(a), _) if account != OTHER_ACCOUNTS && !a.contains(&account) => false,
-                (_, Some(p)) => {
-                    channel == OTHER_CHANNELS || p.contains(&(account.clone(), channel.clone()))
-                }
-                _ => true,
-            };
-            if !kept {
-                let _ = self.first_reply.remove_label_values(&[&account, &channel]);
-            }
+        let channel = |v: &[String]| folding.channel(&v[0]).to_string();
+        move_counts(&self.ingested, &["channel", "from"], |v| {
+            vec![channel(v), v[1].clone()]
+        });
+        move_counts(&self.duplicates, &["channel"], |v| vec![channel(v)]);
+        move_counts(
+            &self.decided,
+            &["account", "channel", "within", "outcome"],
+            |v| {
+                let (account, channel) = folding.labels(&v[0], &v[1]);
+                vec![account, channel, v[2].clone(), v[3].clone()]
+            },
+        );
+        for (from, _) in relabelled(&self.first_reply, &["account", "channel"], |v| {
+            let (account, channel) = folding.labels(&v[0], &v[1]);
+            vec![account, channel]
+        }) {
+            let from: Vec<&str> = from.iter().map(String::as_str).collect();
+            let _ = self.first_reply.remove_label_values(&from);
         }
     }
 
@@ -841,6 +777,52 @@ impl Metrics {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The series of `collector` whose label values (in `names`' order) the
+/// `relabel` function changes: (their values, the new values).
+fn relabelled(
+    collector: &impl prometheus::core::Collector,
+    names: &[&str],
+    relabel: impl Fn(&[String]) -> Vec<String>,
+) -> Vec<(Vec<String>, Vec<String>)> {
+    collector
+        .collect()
+        .iter()
+        .flat_map(|family| family.get_metric())
+        .filter_map(|m| {
+            let values: Vec<String> = names
+                .iter()
+                .map(|name| {
+                    m.get_label()
+                        .iter()
+                        .find(|l| l.name() == *name)
+                        .map(|l| l.value().to_string())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let to = relabel(&values);
+            (to != values).then_some((values, to))
+        })
+        .collect()
+}
+
+/// Moves the count of each series of `counter` that `relabel` changes into
+/// the series it names (created if needed): the total stays exact.
+fn move_counts(
+    counter: &IntCounterVec,
+    names: &[&str],
+    relabel: impl Fn(&[String]) -> Vec<String>,
+) {
+    for (from, to) in relabelled(counter, names, relabel) {
+        let from: Vec<&str> = from.iter().map(String::as_str).collect();
+        let to: Vec<&str> = to.iter().map(String::as_str).collect();
+        if let Ok(c) = counter.get_metric_with_label_values(&from) {
+            let n = c.get();
+            let _ = counter.remove_label_values(&from);
+            counter.with_label_values(&to).inc_by(n);
         }
     }
 }

@@ -40,18 +40,36 @@ impl AnalyzeOptions {
     /// The (account, channel) labels a stream is reported under, after
     /// `keep_accounts` and `keep_channels` folded it.
     pub fn labels_of(&self, account: &str, channel: &str) -> (String, String) {
-        let account = match &self.keep_accounts {
-            Some(keep) if !keep.contains(account) => OTHER_ACCOUNTS.to_string(),
-            _ => account.to_string(),
-        };
-        let channel = match &self.keep_channels {
-            Some(keep) if !keep.contains(&(account.clone(), channel.to_string())) => {
-                OTHER_CHANNELS.to_string()
-            }
-            _ => channel.to_string(),
-        };
-        (account, channel)
+        folded_labels(
+            self.keep_accounts.as_deref(),
+            self.keep_channels.as_deref(),
+            account,
+            channel,
+        )
     }
+}
+
+/// The (account, channel) labels of a stream when only `keep_accounts`
+/// keep their name (others: [`OTHER_ACCOUNTS`]) and only `keep_channels`
+/// (pairs of account label and channel) theirs (others: [`OTHER_CHANNELS`]);
+/// None keeps every name.
+pub fn folded_labels(
+    keep_accounts: Option<&std::collections::HashSet<String>>,
+    keep_channels: Option<&std::collections::HashSet<(String, String)>>,
+    account: &str,
+    channel: &str,
+) -> (String, String) {
+    let account = match keep_accounts {
+        Some(keep) if !keep.contains(account) => OTHER_ACCOUNTS.to_string(),
+        _ => account.to_string(),
+    };
+    let channel = match keep_channels {
+        Some(keep) if !keep.contains(&(account.clone(), channel.to_string())) => {
+            OTHER_CHANNELS.to_string()
+        }
+        _ => channel.to_string(),
+    };
+    (account, channel)
 }
 
 impl AnalyzeOptions {

@@ -108,8 +108,7 @@ pub async fn dead_letters(
             "no dead letters on a single node: a batch the database refuses is answered 422 to its sender".into(),
         ));
     };
-    let q = axum::extract::Query::<Params>::try_from_uri(&uri)
-        .map_err(|e| super::ApiError::bad_request(e.body_text()))?;
+    let q: Params = super::stats::query(&uri)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1_000).contains(&limit) {
         return Err(super::ApiError::bad_parameter("limit", "must be 1 to 1000"));

@@ -88,29 +88,18 @@ pub async fn list_reports(
 pub async fn get_report_file(
     State(state): State<AppState>,
     axum::Extension(access): axum::Extension<crate::access::Access>,
-    Path((run, account, file)): Path<(String, String, String)>,
+    Path((run, folder, file)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
-    let not_found = || ApiError::NotConfigured(format!("no report file {run}/{account}/{file}"));
-    if ![&run, &account, &file].iter().all(|c| safe_component(c)) {
+    let not_found = || ApiError::NotConfigured(format!("no report file {run}/{folder}/{file}"));
+    if ![&run, &folder, &file].iter().all(|c| safe_component(c)) {
         return Err(not_found());
     }
-    let path = state
-        .config
-        .reports_dir
-        .join(&run)
-        .join(&account)
-        .join(&file);
+    let dir = state.config.reports_dir.join(&run).join(&folder);
+    let path = dir.join(&file);
     if !access.is_all() {
-        let owner = tokio::fs::read_to_string(
-            state
-                .config
-                .reports_dir
-                .join(&run)
-                .join(&account)
-                .join(crate::deliver::ACCOUNT_FILE),
-        )
-        .await
-        .map_err(|_| not_found())?;
+        let owner = tokio::fs::read_to_string(dir.join(crate::deliver::ACCOUNT_FILE))
+            .await
+            .map_err(|_| not_found())?;
         if !access.allows(&owner) {
             return Err(not_found());
         }
