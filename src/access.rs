@@ -202,9 +202,13 @@ impl Tokens {
         if mtime == self.state.read().unwrap_or_else(|e| e.into_inner()).1 {
             return Ok(false);
         }
-        let (book, mtime) = read(path)?;
-        let book = book.with_api_token(self.api_token.as_ref());
-        *self.state.write().unwrap_or_else(|e| e.into_inner()) = (Arc::new(book), mtime);
+        let loaded = read(path);
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        // Remember the attempt, so a bad file is reported once, not every
+        // poll (as `calendars::Calendars::reload_file` does).
+        state.1 = mtime;
+        let (book, _) = loaded?;
+        state.0 = Arc::new(book.with_api_token(self.api_token.as_ref()));
         Ok(true)
     }
 }

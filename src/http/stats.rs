@@ -175,28 +175,6 @@ pub async fn get_stats(
     Ok(Json(report))
 }
 
-/// A request riding in the heap of `/v1/requests`: ordered by the key
-/// before it only (every key is distinct: one request per conversation
-/// and opening instant), so it compares equal.
-struct RequestKey(Request);
-
-impl PartialEq for RequestKey {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for RequestKey {}
-impl PartialOrd for RequestKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for RequestKey {
-    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
-        std::cmp::Ordering::Equal
-    }
-}
-
 /// Which requests `/v1/requests` lists.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -324,7 +302,16 @@ pub async fn get_requests(
         };
         // Issue 15: only the `limit` oldest matches are kept (a max-heap of
         // them), not every match built and then cut.
-        let mut oldest: std::collections::BinaryHeap<(Timestamp, &str, &str, &str, RequestKey)> =
+        // (opened, account, channel, conversation, reply): every field is
+        // ordered, and the first four are unique per request.
+        type Row<'a> = (
+            Timestamp,
+            &'a str,
+            &'a str,
+            &'a str,
+            Option<(Timestamp, u32)>,
+        );
+        let mut oldest: std::collections::BinaryHeap<Row> =
             std::collections::BinaryHeap::with_capacity(limit + 1);
         let mut total = 0u64;
         for r in requests {
@@ -359,7 +346,7 @@ pub async fn get_requests(
                 stream.account.as_str(),
                 stream.channel.as_str(),
                 set.conversation_id(r.conversation).as_str(),
-                RequestKey(r),
+                r.reply.map(|x| (x.at, x.agent)),
             ));
             if oldest.len() > limit {
                 oldest.pop();
@@ -369,18 +356,17 @@ pub async fn get_requests(
             .into_sorted_vec()
             .into_iter()
             .map(
-                |(opened_at, account, channel, conversation, RequestKey(r))| RequestRow {
+                |(opened_at, account, channel, conversation, reply)| RequestRow {
                     account: account.to_string(),
                     channel: channel.to_string(),
                     conversation: conversation.to_string(),
                     opened_at: opened_at.to_string(),
-                    first_reply_at: r.reply.map(|x| x.at.to_string()),
-                    first_reply_seconds: r.reply.map(|x| x.at.since(r.opened_at).as_seconds_f64()),
-                    agent: r
-                        .reply
-                        .and_then(|x| set.agent(x.agent))
+                    first_reply_at: reply.map(|(at, _)| at.to_string()),
+                    first_reply_seconds: reply.map(|(at, _)| at.since(opened_at).as_seconds_f64()),
+                    agent: reply
+                        .and_then(|(_, agent)| set.agent(agent))
                         .map(|a| a.to_string()),
-                    age_seconds: as_of.since(r.opened_at).as_seconds_f64(),
+                    age_seconds: as_of.since(opened_at).as_seconds_f64(),
                 },
             )
             .collect();
