@@ -35,11 +35,6 @@ pub enum SubmitError {
     Refused(anyhow::Error),
 }
 
-/// Longest a group commit may take by default before its batches are
-/// answered 503 (`--db-timeout`: a silent database must not hold clients
-/// forever; SPEC §6's retry is always safe because storing is idempotent).
-pub const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
-
 /// What the worker commits with: the store, the live state it feeds, the
 /// metrics it counts in, and the time a commit may take.
 struct Committer {
@@ -65,26 +60,10 @@ pub struct IngestQueue {
 
 impl IngestQueue {
     /// Starts the worker. The queue holds at most `queue_events` events; a
-    /// transaction holds at most about `group_events` (never splits a batch).
+    /// transaction holds at most about `group_events` (never splits a batch)
+    /// and may take `commit_timeout` (`--db-timeout`: a silent database must
+    /// not hold clients forever; re-sending is safe, storing is idempotent).
     pub fn start(
-        store: Store,
-        live: Arc<LiveState>,
-        metrics: Arc<Metrics>,
-        queue_events: usize,
-        group_events: usize,
-    ) -> (IngestQueue, JoinHandle<()>) {
-        Self::start_with_timeout(
-            store,
-            live,
-            metrics,
-            queue_events,
-            group_events,
-            COMMIT_TIMEOUT,
-        )
-    }
-
-    /// [`IngestQueue::start`] with the time one commit may take.
-    pub fn start_with_timeout(
         store: Store,
         live: Arc<LiveState>,
         metrics: Arc<Metrics>,

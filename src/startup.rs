@@ -60,7 +60,7 @@ impl Application {
             )?
             .with_max_series(config.max_series),
         );
-        let (ingest, worker) = IngestQueue::start_with_timeout(
+        let (ingest, worker) = IngestQueue::start(
             store.clone(),
             live.clone(),
             metrics.clone(),
