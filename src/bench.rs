@@ -460,7 +460,7 @@ pub fn run_bench_metrics(
     let mut size = 0;
     for _ in 0..args.scrapes.max(1) {
         let now = crate::domain::Timestamp::from_datetime(chrono::Utc::now());
-        computes.push(metrics.refresh(&engine, now, &crate::domain::CalendarBook::default()));
+        computes.push(metrics.refresh(&engine, now, &Default::default()));
         for _ in 0..10 {
             let t = Instant::now();
             size = metrics.scrape().map_or(0, |s| s.len());

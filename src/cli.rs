@@ -41,6 +41,8 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Backfill NDJSON event files into the store, idempotently (safe to re-run after a crash).
     Ingest(IngestArgs),
+    /// Write Prometheus burn-rate rules (and their promtool tests) from an objectives file.
+    Rules(crate::slo::RulesArgs),
 }
 
 #[cfg(feature = "reports")]

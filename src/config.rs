@@ -156,6 +156,11 @@ pub struct ServeConfig {
     /// Business hours per account (JSON, SPEC §3), used by `/v1/stats?clock=business`.
     #[arg(long, env = "REPLYWATCH_CALENDAR", value_name = "FILE")]
     pub calendar: Option<PathBuf>,
+    /// Reply-time objectives (YAML; `replywatch rules --help` shows the format), re-read when the
+    /// file changes: the accounts of `clock: business` objectives that have a calendar are also
+    /// counted in business time (replywatch_requests_decided_total{clock="business"}).
+    #[arg(long, env = "REPLYWATCH_SLO", value_name = "FILE")]
+    pub slo: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -236,6 +241,7 @@ impl ServeConfig {
             database_url: database_url.to_string(),
             api_token: None,
             tokens: None,
+            slo: None,
             max_body_bytes: 16 * 1024 * 1024,
             max_batch_events: 100_000,
             queue_events: 500_000,

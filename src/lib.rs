@@ -22,6 +22,7 @@
 //! - [`deliver`]: e-mail (SMTP) and webhook delivery of scheduled reports.
 //! - [`cluster`]: several nodes on NATS JetStream and one PostgreSQL (`serve --nats`).
 //! - [`access`]: tokens scoped to accounts (SPEC §6), `--tokens FILE`.
+//! - [`slo`]: reply-time objectives from a YAML file, the burn-rate rules and their promtool tests (`replywatch rules`).
 //! - [`tls`]: outgoing TLS (rustls, ring) and the HTTP clients built on it.
 //! - [`secret`]: tokens and app secrets that never print.
 //! - [`args`]: value parsers shared by the argument groups (windows, instants).
@@ -53,6 +54,7 @@ pub mod retention;
 pub mod schedule;
 pub mod secret;
 pub mod shutdown;
+pub mod slo;
 pub mod startup;
 pub mod store;
 #[cfg(feature = "reports")]

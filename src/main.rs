@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => run_generate(args),
         Command::Migrate(args) => run_migrate(args, &mut std::io::stdout().lock()),
         Command::Ingest(args) => run_ingest(args, &mut std::io::stdout().lock()),
+        Command::Rules(args) => replywatch::slo::run_rules(args, &mut std::io::stdout().lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

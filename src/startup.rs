@@ -73,6 +73,16 @@ impl Application {
             "--metrics-windows needs at least one window"
         );
         let mut background = Vec::new();
+        if let Some(path) = &config.slo {
+            let file = Arc::new(crate::slo::ObjectivesFile::load(path.clone())?);
+            metrics.set_objectives(file.current());
+            let m = metrics.clone();
+            background.push(tokio::spawn(crate::slo::watch(
+                file,
+                Duration::from_secs(2),
+                move |objectives| m.set_objectives(objectives),
+            )));
+        }
         let cluster = match config.cluster.nats {
             None => {
                 background.push(tokio::spawn(load_live_state(store.clone(), live.clone())));

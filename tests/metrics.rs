@@ -52,7 +52,7 @@ fn gauges_equal_the_core_at_the_scrape_instant_and_nulls_are_left_out() {
     let engine = engine_of(events.clone());
     let metrics = Metrics::new(windows(), 100).unwrap();
     let now = parse_rfc3339("2026-11-01T12:00:00Z").unwrap();
-    let text = metrics.render(&engine, now, &CalendarBook::default());
+    let text = metrics.render(&engine, now, &Default::default());
     let core = analyze(
         &EventSet::from_events(events),
         &AnalyzeOptions::new(now, Micros(7 * 86_400_000_000)),
@@ -343,11 +343,11 @@ fn agent_series_appear_only_when_enabled_and_are_bounded() {
     let now = parse_rfc3339("2026-11-01T12:00:00Z").unwrap();
     let off = Metrics::new(windows(), 100)
         .unwrap()
-        .render(&engine, now, &CalendarBook::default());
+        .render(&engine, now, &Default::default());
     assert!(!off.contains("replywatch_agent_"));
     let on = Metrics::with_agents(windows(), 100, Some(1))
         .unwrap()
-        .render(&engine, now, &CalendarBook::default());
+        .render(&engine, now, &Default::default());
     let l =
         |agent: &str| format!("account=\"acme\",channel=\"all\",window=\"7d\",agent=\"{agent}\"");
     assert_eq!(
@@ -479,11 +479,11 @@ fn the_decided_counter_follows_the_passage_of_time_like_the_core() {
     let mut t = t0;
     let mut step = 0i64;
     while t < end {
-        metrics.refresh(&engine, t, &CalendarBook::default());
+        metrics.refresh(&engine, t, &Default::default());
         step += 1;
         t = t.plus(Micros::from_seconds(600 + (step * 7_919) % 3_000));
     }
-    metrics.refresh(&engine, end, &CalendarBook::default());
+    metrics.refresh(&engine, end, &Default::default());
     let text = metrics.scrape().unwrap();
     let policy = ReplyPolicy::operational(false);
     let before = derive_requests(engine.set(), t0, policy).operational;
@@ -551,7 +551,7 @@ fn late_events_are_counted_on_arrival_or_as_revisions() {
         "2026-11-01T10:00:00Z",
     )]);
     let refresh = |engine: &Engine, at: &str| {
-        metrics.refresh(engine, parse_rfc3339(at).unwrap(), &CalendarBook::default())
+        metrics.refresh(engine, parse_rfc3339(at).unwrap(), &Default::default())
     };
     refresh(&engine, "2026-11-01T09:59:00Z"); // counting starts
     refresh(&engine, "2026-11-01T12:00:00Z"); // open for 2 h: misses for 1m … 1h

@@ -27,9 +27,10 @@ pub const LONGEST_THRESHOLD: Micros = Micros::from_seconds(86_400);
 
 /// At `at`, whether `r` is decided for `h` and, if so, whether it is a hit
 /// (the core's own rule: [`Measured::decided`] and [`Measured::hit`]).
-pub fn decided_at(r: &Request, at: Timestamp, h: Micros) -> Option<bool> {
+/// With a business clock, "open for h" counts business hours (SPEC §3).
+pub fn decided_at(r: &Request, at: Timestamp, h: Micros, clock: Clock) -> Option<bool> {
     let seen = r.seen_at(at)?;
-    let m = Measured::of(&seen, at, Clock::Calendar);
+    let m = Measured::of(&seen, at, clock);
     m.decided(h).then(|| m.hit(h))
 }
 
@@ -44,8 +45,14 @@ pub enum Change {
 }
 
 /// The change of `r`'s decision for `h` from `from` to `to` (`from < to`).
-pub fn change_between(r: &Request, from: Timestamp, to: Timestamp, h: Micros) -> Option<Change> {
-    match (decided_at(r, from, h), decided_at(r, to, h)) {
+pub fn change_between(
+    r: &Request,
+    from: Timestamp,
+    to: Timestamp,
+    h: Micros,
+    clock: Clock,
+) -> Option<Change> {
+    match (decided_at(r, from, h, clock), decided_at(r, to, h, clock)) {
         (None, Some(hit)) => Some(Change::Decided(hit)),
         (Some(before), Some(now)) if before != now => Some(Change::Revised),
         _ => None,
@@ -62,10 +69,11 @@ pub fn change_of_knowledge(
     after: &Request,
     at: Timestamp,
     h: Micros,
+    clock: Clock,
 ) -> Option<Change> {
     match (
-        before.and_then(|r| decided_at(r, at, h)),
-        decided_at(after, at, h),
+        before.and_then(|r| decided_at(r, at, h, clock)),
+        decided_at(after, at, h, clock),
     ) {
         (None, Some(hit)) => Some(Change::Decided(hit)),
         (Some(was), Some(is)) if was != is => Some(Change::Revised),
@@ -79,6 +87,7 @@ mod tests {
     use crate::domain::requests::Reply;
 
     const T0: i64 = 1_780_000_000_000_000;
+    const CAL: Clock = Clock::Calendar;
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_unix_micros(T0 + seconds * 1_000_000)
@@ -101,17 +110,17 @@ mod tests {
         let r = request(0, Some(600));
         let h = Micros::from_seconds(3600);
         assert_eq!(
-            decided_at(&r, at(600), h),
+            decided_at(&r, at(600), h, CAL),
             None,
             "the reply at 600 s is not seen at 600 s"
         );
-        assert_eq!(decided_at(&r, at(601), h), Some(true));
+        assert_eq!(decided_at(&r, at(601), h, CAL), Some(true));
         assert_eq!(
-            change_between(&r, at(0), at(601), h),
+            change_between(&r, at(0), at(601), h, CAL),
             Some(Change::Decided(true))
         );
         assert_eq!(
-            change_between(&r, at(601), at(9999), h),
+            change_between(&r, at(601), at(9999), h, CAL),
             None,
             "counted once"
         );
@@ -121,21 +130,21 @@ mod tests {
     fn a_request_unanswered_at_h_is_a_miss_then_even_if_answered_later() {
         let r = request(0, Some(5000));
         let h = Micros::from_seconds(3600);
-        assert_eq!(decided_at(&r, at(3599), h), None);
+        assert_eq!(decided_at(&r, at(3599), h, CAL), None);
         // Inclusive: open for exactly h with no reply is a decided miss.
-        assert_eq!(decided_at(&r, at(3600), h), Some(false));
+        assert_eq!(decided_at(&r, at(3600), h, CAL), Some(false));
         assert_eq!(
-            change_between(&r, at(3000), at(4000), h),
+            change_between(&r, at(3000), at(4000), h, CAL),
             Some(Change::Decided(false))
         );
         assert_eq!(
-            change_between(&r, at(4000), at(6000), h),
+            change_between(&r, at(4000), at(6000), h, CAL),
             None,
             "the late reply changes nothing"
         );
         let never = request(0, None);
         assert_eq!(
-            change_between(&never, at(3000), at(4000), h),
+            change_between(&never, at(3000), at(4000), h, CAL),
             Some(Change::Decided(false))
         );
     }
@@ -147,21 +156,24 @@ mod tests {
         let answered_fast = request(0, Some(600));
         // A reply within h arriving after the miss was counted: a revision.
         assert_eq!(
-            change_of_knowledge(Some(&unanswered), &answered_fast, at(4000), h),
+            change_of_knowledge(Some(&unanswered), &answered_fast, at(4000), h, CAL),
             Some(Change::Revised)
         );
         // Arriving before h passed: the hit, counted now.
         assert_eq!(
-            change_of_knowledge(Some(&unanswered), &answered_fast, at(700), h),
+            change_of_knowledge(Some(&unanswered), &answered_fast, at(700), h, CAL),
             Some(Change::Decided(true))
         );
         // A request nobody knew of, decided long ago: counted now.
         assert_eq!(
-            change_of_knowledge(None, &unanswered, at(9000), h),
+            change_of_knowledge(None, &unanswered, at(9000), h, CAL),
             Some(Change::Decided(false))
         );
         // Not decided yet: left to the passage of time.
-        assert_eq!(change_of_knowledge(None, &unanswered, at(100), h), None);
+        assert_eq!(
+            change_of_knowledge(None, &unanswered, at(100), h, CAL),
+            None
+        );
     }
 
     #[test]
@@ -170,11 +182,51 @@ mod tests {
         // Seen later: the reply at 3600 s is within 1 h (inclusive): hit.
         let r = request(0, Some(3600));
         let h = Micros::from_seconds(3600);
-        assert_eq!(decided_at(&r, at(3600), h), Some(false));
-        assert_eq!(decided_at(&r, at(3601), h), Some(true));
+        assert_eq!(decided_at(&r, at(3600), h, CAL), Some(false));
+        assert_eq!(decided_at(&r, at(3601), h, CAL), Some(true));
         assert_eq!(
-            change_between(&r, at(3600), at(3601), h),
+            change_between(&r, at(3600), at(3601), h, CAL),
             Some(Change::Revised)
+        );
+    }
+
+    #[test]
+    fn with_a_business_clock_a_request_is_decided_after_h_business_hours() {
+        use crate::domain::calendar::CalendarBook;
+        use crate::domain::time::parse_rfc3339;
+        let book = CalendarBook::from_json(
+            r#"{"default":{"timezone":"UTC","weekly":{"mon":[["09:00","17:00"]],"fri":[["09:00","17:00"]]}}}"#,
+        )
+        .unwrap();
+        let calendar = book.for_account("acme").unwrap();
+        let t = |s: &str| parse_rfc3339(s).unwrap();
+        // Opened Friday 2026-11-06 16:30 UTC, never answered.
+        let r = Request {
+            conversation: 0,
+            opened_at: t("2026-11-06T16:30:00Z"),
+            reply: None,
+            new_conversation: true,
+        };
+        let h = Micros::from_seconds(3600);
+        let business = Clock::Business(calendar);
+        // 30 business minutes on Friday, none over the weekend.
+        assert_eq!(decided_at(&r, t("2026-11-08T12:00:00Z"), h, business), None);
+        assert_eq!(
+            decided_at(&r, t("2026-11-08T12:00:00Z"), h, CAL),
+            Some(false),
+            "in calendar time it missed on Friday evening"
+        );
+        // Monday 09:30: the second half hour: a miss exactly then.
+        assert_eq!(decided_at(&r, t("2026-11-09T09:29:59Z"), h, business), None);
+        assert_eq!(
+            change_between(
+                &r,
+                t("2026-11-08T12:00:00Z"),
+                t("2026-11-09T09:30:00Z"),
+                h,
+                business
+            ),
+            Some(Change::Decided(false))
         );
     }
 }

@@ -10,6 +10,7 @@ pub mod eventset;
 pub mod ids;
 pub mod report;
 pub mod requests;
+pub mod slo;
 pub mod stats;
 pub mod time;
 

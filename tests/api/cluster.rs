@@ -421,7 +421,7 @@ async fn assert_metrics_sum_to_one_node(
     single.refresh(
         &engine,
         Timestamp::from_datetime(chrono::Utc::now()),
-        &CalendarBook::default(),
+        &std::sync::Arc::new(CalendarBook::default()),
     );
     let want = stable_gauges(&single.scrape().unwrap());
     assert!(want.len() > 100, "the single-node scrape has the figures");

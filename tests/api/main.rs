@@ -19,5 +19,6 @@ mod prometheus;
 mod reliability;
 #[cfg(feature = "reports")]
 mod reports;
+mod slo;
 mod stats;
 mod webhooks;

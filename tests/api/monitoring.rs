@@ -403,3 +403,161 @@ fn the_compose_cluster_profile_wires_nats_three_nodes_their_database_and_prometh
         Some("replywatch-node")
     );
 }
+
+/// The shipped objectives' rules and tests are what `replywatch rules`
+/// writes from `dashboards/slo.yaml` today (regenerate after a change).
+#[test]
+fn the_shipped_slo_rules_are_generated_from_the_shipped_objectives() {
+    use replywatch::slo::{RULES_FILE, read, rules, rules_test};
+    let objectives = read(&repo().join("dashboards/slo.yaml")).unwrap();
+    let dir = repo().join("dashboards/prometheus");
+    let shipped = std::fs::read_to_string(dir.join(RULES_FILE)).unwrap();
+    let tests = std::fs::read_to_string(dir.join("slo-rules_test.yml")).unwrap();
+    let hint = "regenerate: replywatch rules --slo dashboards/slo.yaml --out dashboards/prometheus";
+    assert_eq!(
+        shipped,
+        rules::render(&objectives, rules::RuleOptions::default()).unwrap(),
+        "{hint}"
+    );
+    assert_eq!(
+        tests,
+        rules_test::render(&objectives, RULES_FILE).unwrap(),
+        "{hint}"
+    );
+    assert!(promtool(&["check", "rules", RULES_FILE]).contains("SUCCESS"));
+    assert!(promtool(&["test", "rules", "slo-rules_test.yml"]).contains("SUCCESS"));
+}
+
+/// Objectives of every shape: the generated tests pass on the generated
+/// rules, and fail on rules whose thresholds are off (the tests can see a
+/// wrong rule).
+#[test]
+fn generated_rules_pass_their_generated_tests_for_every_kind_of_objective() {
+    use replywatch::slo::{parse, rules, rules_test};
+    let objectives = parse(
+        r#"
+objectives:
+  - name: badge
+    accounts: "*"
+    except: ["test-page", "x.y"]
+    channel: all
+    within: 15m
+    objective: 0.90
+    period: 7d
+  - name: whatsapp-first-hour
+    accounts: ["1000123", "1000124"]
+    channel: whatsapp
+    within: 1h
+    objective: 0.80
+    period: 28d
+    min_requests: 20
+    clock: business
+  - name: vip
+    accounts: ["vip"]
+    channel: all
+    within: 5m
+    objective: 0.95
+    period: 28d
+  - name: strict
+    accounts: "*"
+    channel: messenger
+    within: 24h
+    objective: 0.999
+    period: 7d
+    min_requests: 1
+"#,
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("replywatch-slo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("promtool")
+    };
+    let good = rules::render(&objectives, rules::RuleOptions::default()).unwrap();
+    std::fs::write(dir.join("slo-rules.yml"), &good).unwrap();
+    std::fs::write(
+        dir.join("slo-rules_test.yml"),
+        rules_test::render(&objectives, "slo-rules.yml").unwrap(),
+    )
+    .unwrap();
+    let checked = run(&["check", "rules", "slo-rules.yml"]);
+    assert!(checked.status.success(), "{checked:?}");
+    let tested = run(&["test", "rules", "slo-rules_test.yml"]);
+    assert!(
+        tested.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tested.stdout)
+    );
+    // A fast tier that waits for twice the error ratio: the tier scenario
+    // between its real threshold and the doubled one catches it.
+    let wrong = good.replace("> 0.336 and", "> 0.672 and");
+    assert_ne!(wrong, good);
+    std::fs::write(dir.join("slo-rules.yml"), &wrong).unwrap();
+    let tested = run(&["test", "rules", "slo-rules_test.yml"]);
+    assert!(
+        !tested.status.success(),
+        "the tests missed a wrong threshold"
+    );
+    // No min_requests guard: the quiet account's misses page.
+    let unguarded = good.replace(" >= 10\n", " >= 0\n");
+    assert_ne!(unguarded, good);
+    std::fs::write(dir.join("slo-rules.yml"), &unguarded).unwrap();
+    let tested = run(&["test", "rules", "slo-rules_test.yml"]);
+    assert!(!tested.status.success(), "the tests missed a missing guard");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Alertmanager accepts the shipped routing and inhibition.
+#[test]
+fn alertmanager_accepts_the_shipped_configuration() {
+    let out = Command::new("amtool")
+        .args(["check-config", "dashboards/alertmanager/alertmanager.yml"])
+        .current_dir(repo())
+        .output()
+        .expect("amtool must be installed: apt-get install prometheus-alertmanager (scripts/test does it)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SUCCESS"), "{text}");
+}
+
+/// The SLO dashboard reads only series the shipped rules record or
+/// replywatch exports.
+#[test]
+fn the_slo_dashboard_reads_recorded_series() {
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("dashboards/grafana/slo.json")).unwrap(),
+    )
+    .unwrap();
+    let rules =
+        std::fs::read_to_string(repo().join("dashboards/prometheus/slo-rules.yml")).unwrap();
+    let mut exprs = 0;
+    for p in dashboard["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"].as_str().unwrap();
+            exprs += 1;
+            let mut rest = expr;
+            while let Some(at) = rest.find("slo:replywatch_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                assert!(
+                    rules.contains(&format!("record: {name}\n")),
+                    "{}: {name} is not recorded by slo-rules.yml",
+                    p["title"]
+                );
+                rest = &rest[at + name.len()..];
+            }
+        }
+    }
+    assert!(exprs >= 8);
+}

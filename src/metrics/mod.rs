@@ -17,6 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::{Arc, RwLock};
 
+mod decided;
+
 /// SPEC §5: the SLA thresholds are bucket edges.
 const FIRST_REPLY_BUCKETS: [f64; 9] = [
     60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 28800.0, 43200.0, 86400.0,
@@ -87,33 +89,6 @@ impl Folding {
     }
 }
 
-/// Decisions to count: per (stream, threshold index, hit), and revisions.
-#[derive(Default)]
-struct Tally {
-    counts: HashMap<(u32, usize, bool), u64>,
-    revised: u64,
-}
-
-impl Tally {
-    /// Adds what `change` says of one request of `stream` for each threshold.
-    fn add(
-        &mut self,
-        stream: u32,
-        change: impl Fn(Micros) -> Option<crate::domain::decisions::Change>,
-    ) {
-        use crate::domain::decisions::{Change, DECISION_THRESHOLDS};
-        for (i, (_, seconds)) in DECISION_THRESHOLDS.iter().enumerate() {
-            match change(Micros::from_seconds(*seconds)) {
-                Some(Change::Decided(hit)) => {
-                    *self.counts.entry((stream, i, hit)).or_default() += 1
-                }
-                Some(Change::Revised) => self.revised += 1,
-                None => {}
-            }
-        }
-    }
-}
-
 /// Engine series one (account, channel) group costs at most: six windowed
 /// gauges per window (and as many with a business clock), three badge, two
 /// live and four pending-age gauges, the histogram's 12 and the decided
@@ -130,10 +105,7 @@ pub struct Metrics {
     rejected: IntCounterVec,
     dead_letters: IntCounterVec,
     /// SPEC §5: `replywatch_requests_decided_total` and its revisions.
-    decided: IntCounterVec,
-    revised: IntCounter,
-    /// Decisions up to this instant are counted (None before the first refresh).
-    decided_until: std::sync::Mutex<Option<Timestamp>>,
+    decided: decided::Decided,
     first_reply: HistogramVec,
     folded_accounts: IntGauge,
     folded_total: IntCounter,
@@ -205,19 +177,7 @@ impl Metrics {
             &["reason"],
         )?;
         registry.register(Box::new(dead_letters.clone()))?;
-        let decided = IntCounterVec::new(
-            Opts::new(
-                "replywatch_requests_decided_total",
-                "Requests that became decided for a threshold (SPEC §3, §5): hit when answered within it, miss when it passed unanswered.",
-            ),
-            &["account", "channel", "within", "outcome"],
-        )?;
-        let revised = IntCounter::new(
-            "replywatch_decisions_revised_total",
-            "Decisions already counted that a late event changed (not retracted from replywatch_requests_decided_total).",
-        )?;
-        registry.register(Box::new(decided.clone()))?;
-        registry.register(Box::new(revised.clone()))?;
+        let decided = decided::Decided::register(&registry)?;
         let first_reply = HistogramVec::new(
             HistogramOpts::new(
                 "replywatch_first_reply_seconds",
@@ -271,8 +231,6 @@ impl Metrics {
             rejected,
             dead_letters,
             decided,
-            revised,
-            decided_until: std::sync::Mutex::new(None),
             first_reply,
             folded_accounts,
             folded_total,
@@ -337,89 +295,7 @@ impl Metrics {
                 .with_label_values(&[account.as_str(), channel.as_str()])
                 .observe(a.first_reply.as_seconds_f64());
         }
-        self.count_late_decisions(engine, applied);
-    }
-
-    /// SPEC §5: the decisions that the passage of time brought since the
-    /// last count, per (account, channel) label, threshold and outcome.
-    /// Counting starts at the first refresh (counter semantics).
-    fn count_decisions(&self, engine: &Engine, now: Timestamp) {
-        use crate::domain::decisions::{LONGEST_THRESHOLD, change_between};
-        let mut until = self.decided_until.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(from) = *until else {
-            *until = Some(now);
-            return;
-        };
-        if now <= from {
-            return;
-        }
-        // Opened longer than the longest threshold before `from`: decided
-        // for every threshold already.
-        let earliest = from.minus(LONGEST_THRESHOLD);
-        let mut tally = Tally::default();
-        for (stream, requests) in engine.operational_requests() {
-            let start = requests.partition_point(|r| r.opened_at < earliest);
-            for r in requests[start..].iter().take_while(|r| r.opened_at < now) {
-                tally.add(stream, |h| change_between(r, from, now, h));
-            }
-        }
-        self.add_decisions(engine, tally);
-        *until = Some(now);
-    }
-
-    /// SPEC §5: decisions up to the last count that a late event made
-    /// (a request nobody knew of, a reply that arrived after its moment):
-    /// counted now, or as revisions when they differ from a counted one.
-    fn count_late_decisions(&self, engine: &Engine, applied: &Applied) {
-        use crate::domain::Request;
-        use crate::domain::decisions::change_of_knowledge;
-        let until = *self.decided_until.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(until) = until else { return };
-        let mut tally = Tally::default();
-        let new: HashSet<(u32, Timestamp)> = applied
-            .opened
-            .iter()
-            .map(|(s, r)| (*s, r.opened_at))
-            .collect();
-        for (stream, r) in &applied.opened {
-            tally.add(*stream, |h| change_of_knowledge(None, r, until, h));
-        }
-        for a in &applied.answered {
-            if new.contains(&(a.stream, a.request.opened_at)) {
-                continue; // counted whole above
-            }
-            // Before this event the request was known, unanswered.
-            let unanswered = Request {
-                reply: None,
-                ..a.request
-            };
-            tally.add(a.stream, |h| {
-                change_of_knowledge(Some(&unanswered), &a.request, until, h)
-            });
-        }
-        self.add_decisions(engine, tally);
-    }
-
-    fn add_decisions(&self, engine: &Engine, tally: Tally) {
-        use crate::domain::decisions::DECISION_THRESHOLDS;
-        let set = engine.set();
-        let folding = self.folding();
-        for ((stream, i, hit), n) in tally.counts {
-            let s = set.stream(stream);
-            let (account, channel) = folding.labels(s.account.as_str(), s.channel.as_str());
-            let outcome = if hit { "hit" } else { "miss" };
-            self.decided
-                .with_label_values(&[
-                    account.as_str(),
-                    channel.as_str(),
-                    DECISION_THRESHOLDS[i].0,
-                    outcome,
-                ])
-                .inc_by(n);
-        }
-        if tally.revised > 0 {
-            self.revised.inc_by(tally.revised);
-        }
+        self.decided.count_late(engine, applied, &folding);
     }
 
     /// Folds the counters' and the histogram's series that the new
@@ -432,14 +308,7 @@ impl Metrics {
             vec![channel(v), v[1].clone()]
         });
         move_counts(&self.duplicates, &["channel"], |v| vec![channel(v)]);
-        move_counts(
-            &self.decided,
-            &["account", "channel", "within", "outcome"],
-            |v| {
-                let (account, channel) = folding.labels(&v[0], &v[1]);
-                vec![account, channel, v[2].clone(), v[3].clone()]
-            },
-        );
+        self.decided.fold(folding);
         for (from, _) in relabelled(&self.first_reply, &["account", "channel"], |v| {
             let (account, channel) = folding.labels(&v[0], &v[1]);
             vec![account, channel]
@@ -545,11 +414,11 @@ impl Metrics {
         &self,
         engine: &Engine,
         now: Timestamp,
-        calendars: &CalendarBook,
+        calendars: &Arc<CalendarBook>,
     ) -> std::time::Duration {
         let started = std::time::Instant::now();
         let text = self.render_gauges(engine, now, calendars);
-        self.count_decisions(engine, now);
+        self.decided.count(engine, now, calendars, &self.folding());
         let took = started.elapsed();
         self.compute_seconds.set(took.as_secs_f64());
         self.computed_at.set(now.unix_micros() as f64 / 1e6);
@@ -571,12 +440,23 @@ impl Metrics {
         Some(out)
     }
 
+    /// The objectives in force (`serve --slo`): the accounts their
+    /// `clock: business` objectives cover are also counted in business time.
+    pub fn set_objectives(&self, objectives: Arc<Vec<crate::domain::slo::Objective>>) {
+        self.decided.set_objectives(objectives);
+    }
+
     fn append_registry(&self, out: &mut String) {
         let mut buf = Vec::new();
-        if TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
-            .is_ok()
-        {
+        let mut families = self.registry.gather();
+        // The business-time decided series join their family (one group
+        // per metric name, as the text format requires).
+        for extra in self.decided.business_registry.gather() {
+            if let Some(f) = families.iter_mut().find(|f| f.name() == extra.name()) {
+                f.mut_metric().extend(extra.get_metric().iter().cloned());
+            }
+        }
+        if TextEncoder::new().encode(&families, &mut buf).is_ok() {
             out.push_str(&String::from_utf8_lossy(&buf));
         }
     }
