@@ -167,6 +167,8 @@ pub enum BenchCommand {
     Cluster(crate::bench_cluster::BenchClusterArgs),
     /// Time to apply one late event to a long conversation in the streaming engine.
     Engine(crate::bench_engine::BenchEngineArgs),
+    /// The decided counter (the SLO alerts' SLI) against the exact windowed hit ratio over a generated month.
+    Slo(crate::bench_slo::BenchSloArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -12,7 +12,7 @@
 //! - [`retention`]: background deletion of expired events.
 //! - [`http`]: the HTTP API of SPEC §6 (axum) and its OpenAPI document.
 //! - [`config`], [`startup`], [`shutdown`], [`telemetry`]: running `serve`.
-//! - [`bench`]: `replywatch bench ingest`/`metrics`, the benchmarks; [`bench_cluster`]: `bench cluster`; [`bench_engine`]: `bench engine`.
+//! - [`bench`]: `replywatch bench ingest`/`metrics`, the benchmarks; [`bench_cluster`]: `bench cluster`; [`bench_engine`]: `bench engine`; [`bench_slo`]: `bench slo`.
 //! - [`webhooks`]: Meta's webhook payloads mapped to events (SPEC §7), pure.
 //! - [`calendars`]: the service's business-hours calendars (file reload, API).
 //! - [`charts`]: PNG charts (plotters) of one group's daily series.
@@ -33,6 +33,7 @@ pub mod args;
 pub mod bench;
 pub mod bench_cluster;
 pub mod bench_engine;
+pub mod bench_slo;
 pub mod calendars;
 pub mod charts;
 pub mod cli;

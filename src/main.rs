@@ -28,6 +28,9 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Engine(args)) => {
             replywatch::bench_engine::run_bench_engine(args, &mut std::io::stdout().lock())
         }
+        Command::Bench(BenchCommand::Slo(args)) => {
+            replywatch::bench_slo::run_bench_slo(args, &mut std::io::stdout().lock())
+        }
         #[cfg(feature = "reports")]
         Command::Report(args) => replywatch::cli::run_report(args, &mut std::io::stdout().lock()),
         Command::Serve(config) => run_serve((**config).clone()),

@@ -251,6 +251,35 @@ impl Decided {
         }
     }
 
+    /// The calendar-time counter summed per threshold and outcome.
+    pub(super) fn totals(&self) -> HashMap<(&'static str, bool), u64> {
+        use prometheus::core::Collector;
+        let mut out = HashMap::new();
+        for family in self.calendar.collect() {
+            for m in family.get_metric() {
+                let label = |name: &str| {
+                    m.get_label()
+                        .iter()
+                        .find(|l| l.name() == name)
+                        .map(|l| l.value().to_string())
+                };
+                let within = DECISION_THRESHOLDS
+                    .iter()
+                    .find(|(w, _)| Some(*w) == label("within").as_deref())
+                    .map(|(w, _)| *w);
+                if let Some(within) = within {
+                    let hit = label("outcome").as_deref() == Some("hit");
+                    *out.entry((within, hit)).or_default() += m.get_counter().get_value() as u64;
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn revised(&self) -> u64 {
+        self.revised.get()
+    }
+
     /// Moves counts whose labels the new folding no longer keeps.
     pub(super) fn fold(&self, folding: &Folding) {
         super::move_counts(&self.calendar, &LABELS, |v| {

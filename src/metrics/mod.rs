@@ -440,6 +440,28 @@ impl Metrics {
         Some(out)
     }
 
+    /// Counts the decisions the passage of time brought up to `now`
+    /// (what [`Metrics::refresh`] does besides the gauges).
+    pub fn advance_decisions(
+        &self,
+        engine: &Engine,
+        now: Timestamp,
+        calendars: &Arc<CalendarBook>,
+    ) {
+        self.decided.count(engine, now, calendars, &self.folding());
+    }
+
+    /// The decided counter summed over accounts and channels, per
+    /// threshold label and outcome (hit: true), calendar time.
+    pub fn decided_totals(&self) -> HashMap<(&'static str, bool), u64> {
+        self.decided.totals()
+    }
+
+    /// `replywatch_decisions_revised_total`.
+    pub fn decisions_revised(&self) -> u64 {
+        self.decided.revised()
+    }
+
     /// The objectives in force (`serve --slo`): the accounts their
     /// `clock: business` objectives cover are also counted in business time.
     pub fn set_objectives(&self, objectives: Arc<Vec<crate::domain::slo::Objective>>) {
