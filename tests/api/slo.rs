@@ -171,8 +171,40 @@ async fn prometheus_on_the_generated_rules_fires_the_right_tiers_for_each_accoun
             .into(),
     )
     .await;
+    // Every query of the shipped SLO dashboard returns series here.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards/grafana/slo.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut empty = Vec::new();
+    for p in dashboard["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$slo", ".*")
+                .replace("$account", ".*");
+            let body = prometheus
+                .get(
+                    &client,
+                    &format!("/api/v1/query?query={}", crate::helpers::encode(&expr)),
+                )
+                .await;
+            let n = body
+                .as_ref()
+                .and_then(|b| b["data"]["result"].as_array().map(Vec::len))
+                .unwrap_or(0);
+            if n == 0 {
+                empty.push(format!("{}: {expr}: {body:?}", p["title"]));
+            }
+        }
+    }
     drop(prometheus);
     app.finish().await;
+    assert!(empty.is_empty(), "{}", empty.join("\n"));
 
     let mut report = Vec::new();
     let mut failures = Vec::new();
@@ -239,4 +271,129 @@ async fn prometheus_on_the_generated_rules_fires_the_right_tiers_for_each_accoun
         .map(|(.., m)| m)
         .sum();
     assert_eq!(busy_misses, Some(f64::from(posted_misses)));
+}
+
+fn decided_line<'a>(exposition: &'a str, parts: &[&str]) -> Option<&'a str> {
+    exposition.lines().find(|l| {
+        l.starts_with("replywatch_requests_decided_total{") && parts.iter().all(|p| l.contains(p))
+    })
+}
+
+/// `serve --slo`: the accounts of a `clock: business` objective that have
+/// a calendar are also counted in business time; the file is re-read when
+/// it changes, and an invalid one refuses the start naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_counts_business_time_decisions_for_the_objectives_that_ask() {
+    let dir = std::env::temp_dir().join(format!("replywatch-slo-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let every_day: Vec<String> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| format!(r#""{d}":[["00:00","24:00"]]"#))
+        .collect();
+    let calendar = format!(
+        r#"{{"accounts":{{"acme":{{"timezone":"UTC","weekly":{{{}}}}},"other":{{"timezone":"UTC","weekly":{{{}}}}}}}}}"#,
+        every_day.join(","),
+        every_day.join(",")
+    );
+    std::fs::write(dir.join("calendar.json"), calendar).unwrap();
+    let slo = |account: &str| {
+        format!(
+            "objectives:\n  - name: vip\n    accounts: [\"{account}\"]\n    channel: all\n    within: 15m\n    objective: 0.95\n    period: 7d\n    clock: business\n"
+        )
+    };
+    let slo_path = dir.join("slo.yaml");
+    std::fs::write(&slo_path, slo("acme")).unwrap();
+
+    // An invalid file refuses the start, naming the objective and field.
+    std::fs::write(dir.join("bad.yaml"), slo("acme").replace("15m", "45m")).unwrap();
+    let db = crate::helpers::TestDb::create(Backend::Sqlite).await;
+    let mut bad = replywatch::config::ServeConfig::for_tests(&db.url);
+    bad.slo = Some(dir.join("bad.yaml"));
+    let e = replywatch::startup::Application::build(bad)
+        .await
+        .err()
+        .expect("an invalid objectives file refuses the start");
+    let text = format!("{e:#}");
+    assert!(text.contains("objectives[0] (vip).within"), "{text}");
+    db.remove().await;
+
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.calendar = Some(dir.join("calendar.json"));
+        c.slo = Some(slo_path.clone());
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the first count
+    let unanswered = |account: &str, id: &str| {
+        format!(
+            r#"{{"id":"{id}","account":"{account}","channel":"messenger","conversation":"{id}","from":"customer","at":"{}"}}"#,
+            (chrono::Utc::now() - chrono::Duration::minutes(20)).to_rfc3339()
+        )
+    };
+    let r = app
+        .post_ndjson([unanswered("acme", "a1"), unanswered("other", "o1")].join("\n"))
+        .await;
+    assert_eq!(r.status, 202);
+    let scrape = async || {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        crate::helpers::get_text(&app.client, &app.url("/metrics")).await
+    };
+    let text = scrape().await;
+    let business = r#"clock="business""#;
+    let acme_miss = [
+        r#"account="acme""#,
+        r#"within="15m""#,
+        r#"outcome="miss""#,
+        business,
+    ];
+    assert!(
+        decided_line(&text, &acme_miss).is_some_and(|l| l.ends_with(" 1")),
+        "{text}"
+    );
+    assert!(
+        decided_line(&text, &[r#"account="other""#, business]).is_none(),
+        "no objective asks for other's business time"
+    );
+    assert!(
+        decided_line(
+            &text,
+            &[r#"account="other""#, r#"within="15m""#, r#"outcome="miss""#]
+        )
+        .is_some_and(|l| l.ends_with(" 1") && !l.contains("clock")),
+        "calendar time counts every account"
+    );
+
+    // The objective moves to `other`: acme's business count stays, other's starts.
+    std::fs::write(&slo_path, slo("other")).unwrap();
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&slo_path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await; // re-read within 2 s
+    let r = app
+        .post_ndjson([unanswered("acme", "a2"), unanswered("other", "o2")].join("\n"))
+        .await;
+    assert_eq!(r.status, 202);
+    let text = scrape().await;
+    assert!(
+        decided_line(&text, &acme_miss).is_some_and(|l| l.ends_with(" 1")),
+        "{text}"
+    );
+    assert!(
+        decided_line(
+            &text,
+            &[
+                r#"account="other""#,
+                r#"within="15m""#,
+                r#"outcome="miss""#,
+                business
+            ]
+        )
+        .is_some_and(|l| l.ends_with(" 1")),
+        "{text}"
+    );
+    app.finish().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
