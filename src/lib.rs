@@ -7,14 +7,11 @@
 //! - [`store`]: the event store (SQLite by default, PostgreSQL), the only SQL.
 //! - [`engine`]: the streaming metrics engine (per-conversation state, exact figures).
 //! - [`metrics`]: Prometheus exposition of SPEC §5.
-//! - [`live`]: the service's in-memory events, fed after each commit.
-//! - [`ingest`]: the bounded queue and group-commit ingestion worker.
-//! - [`retention`]: background deletion of expired events.
+//! - [`service`]: between the HTTP edge and the store: the two seams (events in: `EventSink`; figures out: `Figures`), the ingestion queue, the in-memory events, calendars, retention.
 //! - [`http`]: the HTTP API of SPEC §6 (axum) and its OpenAPI document.
 //! - [`config`], [`startup`], [`shutdown`], [`telemetry`]: running `serve`.
 //! - [`bench`]: `replywatch bench ingest`/`metrics`, the benchmarks; [`bench_cluster`]: `bench cluster`; [`bench_engine`]: `bench engine`; [`bench_slo`]: `bench slo`.
 //! - [`webhooks`]: Meta's webhook payloads mapped to events (SPEC §7), pure.
-//! - [`calendars`]: the service's business-hours calendars (file reload, API).
 //! - [`charts`]: PNG charts (plotters) of one group's daily series.
 //! - [`report`]: `replywatch report`, the polars path (CSV tables and charts).
 //! - [`tabular`]: CSV event files read with polars.
@@ -34,7 +31,6 @@ pub mod bench;
 pub mod bench_cluster;
 pub mod bench_engine;
 pub mod bench_slo;
-pub mod calendars;
 pub mod charts;
 pub mod cli;
 pub mod cluster;
@@ -44,16 +40,14 @@ pub mod domain;
 pub mod engine;
 pub mod generate;
 pub mod http;
-pub mod ingest;
-pub mod live;
 pub mod metrics;
 pub mod ndjson;
 #[cfg(feature = "reports")]
 pub mod report;
-pub mod retention;
 #[cfg(feature = "reports")]
 pub mod schedule;
 pub mod secret;
+pub mod service;
 pub mod shutdown;
 pub mod slo;
 pub mod startup;

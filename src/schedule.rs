@@ -7,8 +7,9 @@
 //! last run of each schedule is remembered in `.schedule-state.json`).
 
 use crate::domain::{CalendarBook, Timestamp};
-use crate::live::LiveState;
+use crate::engine::Engine;
 use crate::report::{ReportSpec, write_report};
+use crate::service::figures::{Figures, Scope};
 use anyhow::{Context, bail};
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Tz;
@@ -191,7 +192,7 @@ fn headline(set: &crate::domain::EventSet, account: &str, spec: &ReportSpec) -> 
 
 /// Writes every account's report of one run; returns the folder and what to deliver.
 pub fn run(
-    live: &LiveState,
+    engine: &Engine,
     schedule: &Schedule,
     run_date: NaiveDate,
     dir: &Path,
@@ -204,7 +205,7 @@ pub fn run(
     let partial = dir.join(format!(".{name}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
     let mut delivered = Vec::new();
-    live.read(|engine| {
+    {
         let set = engine.set();
         let mut accounts: Vec<String> = set
             .streams()
@@ -255,8 +256,7 @@ pub fn run(
                 account,
             });
         }
-        anyhow::Ok(())
-    })?;
+    }
     std::fs::create_dir_all(&partial)?;
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::rename(&partial, &folder).context("publishing the report folder")?;
@@ -294,14 +294,14 @@ pub fn prune(dir: &Path, schedule: &Schedule, keep: usize) -> Vec<String> {
 /// Runs `schedule` forever; a run missed while down happens at once.
 /// After each run, runs beyond the newest `keep` are removed.
 pub async fn run_forever(
-    live: Arc<LiveState>,
+    figures: Figures,
     schedule: Schedule,
     dir: PathBuf,
     keep: usize,
-    calendars: Arc<crate::calendars::Calendars>,
+    calendars: Arc<crate::service::calendars::Calendars>,
     delivery: crate::deliver::Delivery,
 ) {
-    while !live.is_ready() {
+    while !figures.is_ready() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     loop {
@@ -310,21 +310,19 @@ pub async fn run_forever(
         let state = load_state(&dir);
         let done = state.get(&schedule.name()).copied().unwrap_or(i64::MIN);
         if done < due.unix_micros() {
-            let (live2, schedule2, dir2, book) = (
-                live.clone(),
-                schedule.clone(),
-                dir.clone(),
-                calendars.book(),
-            );
-            let result = tokio::task::spawn_blocking(move || {
-                std::fs::create_dir_all(&dir2)?;
-                let written = run(&live2, &schedule2, run_date, &dir2, &book)?;
-                let mut state = load_state(&dir2);
-                state.insert(schedule2.name(), due.unix_micros());
-                save_state(&dir2, &state)?;
-                anyhow::Ok(written)
-            })
-            .await;
+            let (schedule2, dir2, book) = (schedule.clone(), dir.clone(), calendars.book());
+            // The accounts this process holds (on a cluster node: those it
+            // owns, so the nodes together write each account once).
+            let result = figures
+                .read(Scope::Local, move |engine| {
+                    std::fs::create_dir_all(&dir2)?;
+                    let written = run(engine, &schedule2, run_date, &dir2, &book)?;
+                    let mut state = load_state(&dir2);
+                    state.insert(schedule2.name(), due.unix_micros());
+                    save_state(&dir2, &state)?;
+                    anyhow::Ok(written)
+                })
+                .await;
             match result {
                 Ok(Ok((folder, reports))) => {
                     tracing::info!(folder = %folder.display(), "scheduled report written");

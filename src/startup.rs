@@ -3,15 +3,17 @@
 //! (`/readyz` says when), starts the ingestion worker and retention, and on
 //! the stop signal stops accepting, drains the queue, commits and closes.
 
-use crate::calendars::Calendars;
 use crate::config::{Retention, ServeConfig};
 use crate::domain::ReplyPolicy;
 use crate::engine::Engine;
 use crate::http::{AppState, router};
-use crate::ingest::IngestQueue;
-use crate::live::LiveState;
 use crate::metrics::Metrics;
-use crate::retention;
+use crate::service::calendars::Calendars;
+use crate::service::figures::{Figures, Ownership, Scope};
+use crate::service::ingest::IngestQueue;
+use crate::service::live::LiveState;
+use crate::service::retention;
+use crate::service::sink::EventSink;
 use crate::store::Store;
 use anyhow::Context;
 use std::future::Future;
@@ -96,7 +98,7 @@ impl Application {
                 // Ready at once: the events of each partition are loaded
                 // when this node takes the partition's lease.
                 live.load(Engine::from_set(crate::domain::EventSet::new(), policy));
-                background.push(tokio::spawn(crate::calendars::sync_from_store(
+                background.push(tokio::spawn(crate::service::calendars::sync_from_store(
                     calendars.clone(),
                     store.clone(),
                     Duration::from_secs(5),
@@ -113,6 +115,14 @@ impl Application {
             }
         };
         let (cluster, coordinator) = cluster.unzip();
+        // The two seams: events in through the cluster's log or the local
+        // queue; figures out of the live engine, or the store for accounts
+        // another node serves.
+        let (sink, owner): (Arc<dyn EventSink>, Option<Arc<dyn Ownership>>) = match &cluster {
+            Some(c) => (c.clone(), Some(c.clone())),
+            None => (Arc::new(ingest), None),
+        };
+        let figures = Figures::new(live.clone(), store.clone(), owner);
         if let Retention::Keep(keep) = config.retention {
             let every = Duration::from_micros(config.retention_interval.0.max(1_000_000) as u64);
             background.push(tokio::spawn(retention::run_forever(
@@ -122,12 +132,12 @@ impl Application {
                 every,
             )));
         }
-        background.push(tokio::spawn(crate::calendars::watch(
+        background.push(tokio::spawn(crate::service::calendars::watch(
             calendars.clone(),
             Duration::from_secs(5),
         )));
         background.push(tokio::spawn(refresh_metrics(
-            live.clone(),
+            figures.clone(),
             metrics.clone(),
             calendars.clone(),
             Duration::from_micros(config.metrics_refresh.0.max(100_000) as u64),
@@ -135,7 +145,7 @@ impl Application {
         #[cfg(feature = "reports")]
         for schedule in crate::schedule::parse_all(&config.reports)? {
             background.push(tokio::spawn(crate::schedule::run_forever(
-                live.clone(),
+                figures.clone(),
                 schedule,
                 config.reports_dir.clone(),
                 config.reports_keep as usize,
@@ -165,9 +175,9 @@ impl Application {
         let state = AppState {
             tokens,
             config: Arc::new(config),
+            figures: figures.clone(),
             store,
-            live,
-            ingest,
+            sink,
             calendars,
             metrics,
             cluster,
@@ -265,20 +275,22 @@ async fn load_live_state(store: Store, live: Arc<LiveState>) {
 /// Recomputes the figure gauges of /metrics every `every`, at the current
 /// instant, so that time moves them even without events.
 async fn refresh_metrics(
-    live: Arc<LiveState>,
+    figures: Figures,
     metrics: Arc<Metrics>,
     calendars: Arc<Calendars>,
     every: Duration,
 ) {
     loop {
-        if live.is_ready() {
-            let (live, metrics) = (live.clone(), metrics.clone());
+        if figures.is_ready() {
+            let metrics = metrics.clone();
             let book = calendars.book();
             let now = crate::domain::Timestamp::from_datetime(chrono::Utc::now());
-            let done = tokio::task::spawn_blocking(move || {
-                live.read(|engine| metrics.refresh(engine, now, &book))
-            })
-            .await;
+            // What this node holds: each node exports the accounts it owns.
+            let done = figures
+                .read(Scope::Local, move |engine| {
+                    metrics.refresh(engine, now, &book)
+                })
+                .await;
             match done {
                 Ok(took) => tracing::debug!(ms = took.as_secs_f64() * 1e3, "metrics refreshed"),
                 Err(e) => tracing::error!(error = %e, "refreshing metrics failed"),

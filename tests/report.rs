@@ -311,7 +311,6 @@ fn a_business_hours_report_measures_in_opening_hours() {
 fn every_account_gets_its_report_whatever_its_name_and_formula_cells_are_inert() {
     use replywatch::domain::MessageEvent;
     use replywatch::engine::Engine;
-    use replywatch::live::LiveState;
     let long = format!("{}/../é", "x".repeat(250));
     assert_eq!(long.len(), 256);
     let line = |id: &str, account: &str, conversation: &str, from: &str, at: &str, agent: &str| {
@@ -358,15 +357,14 @@ fn every_account_gets_its_report_whatever_its_name_and_formula_cells_are_inert()
         ));
     }
     let policy = ReplyPolicy::operational(false);
-    let live = LiveState::new(policy);
-    live.load(Engine::from_set(EventSet::from_events(events), policy));
+    let engine = Engine::from_set(EventSet::from_events(events), policy);
     let schedule: replywatch::schedule::Schedule = "daily 00:00 UTC".parse().unwrap();
     let dir = std::env::temp_dir().join(format!("replywatch-report-names-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let run_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 11).unwrap();
     let (folder, delivered) = replywatch::schedule::run(
-        &live,
+        &engine,
         &schedule,
         run_date,
         &dir,
@@ -393,7 +391,7 @@ fn every_account_gets_its_report_whatever_its_name_and_formula_cells_are_inert()
     for day in 12..16 {
         let d = chrono::NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
         replywatch::schedule::run(
-            &live,
+            &engine,
             &schedule,
             d,
             &dir,

@@ -13,8 +13,8 @@ use super::log::{ACK_WAIT, EventLog, LogError, Published, decode};
 use super::ownership;
 use super::{ClusterArgs, partition_of};
 use crate::domain::MessageEvent;
-use crate::ingest::{IngestQueue, SubmitError};
-use crate::live::LiveState;
+use crate::service::ingest::{IngestQueue, SubmitError};
+use crate::service::live::LiveState;
 use crate::store::Store;
 use async_nats::jetstream::kv;
 use futures_util::{FutureExt, StreamExt};
@@ -713,6 +713,8 @@ async fn commit(
                 error = format!("{e:#}"),
                 "committing consumed events failed; retrying"
             ),
+            // The local queue never answers with the log's error.
+            Err(SubmitError::Log(e)) => tracing::warn!(partition = p, error = %e, "retrying"),
         }
         if pause(stop, delay).await {
             return Committed::Stopped;
@@ -766,4 +768,31 @@ fn start_loader(
         }
     });
     tx
+}
+
+/// A cluster node's way in for events: the event log (202 once JetStream
+/// stored every message; the partition's owner commits them, and counts
+/// conflicts in its metrics).
+impl crate::service::sink::EventSink for Cluster {
+    fn submit(&self, events: Vec<MessageEvent>) -> crate::service::sink::Submitted<'_> {
+        use crate::service::sink::SinkError;
+        Box::pin(async move {
+            match self.publish(&events).await {
+                Ok(published) => Ok(crate::store::InsertOutcome {
+                    accepted: published.events,
+                    duplicates: published.duplicates,
+                    conflicts: 0,
+                }),
+                Err(e) => Err(SinkError::Log(e.to_string())),
+            }
+        })
+    }
+}
+
+/// Which accounts this node's live engine holds (the rest are read from
+/// the store by `service::figures::Figures`).
+impl crate::service::figures::Ownership for Cluster {
+    fn serves(&self, account: &str) -> bool {
+        Cluster::serves(self, account)
+    }
 }

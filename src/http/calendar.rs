@@ -4,8 +4,8 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
-use crate::calendars::Source;
 use crate::domain::{AccountId, Calendar};
+use crate::service::calendars::Source;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};

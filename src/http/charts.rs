@@ -100,7 +100,6 @@ pub async fn get_chart(
         .strip_suffix(".png")
         .and_then(Chart::parse)
         .ok_or_else(|| ApiError::NotConfigured(format!("no chart {name:?}: use first-reply.png, hit-ratios.png, volume.png, distribution.png or heatmap.png")))?;
-    state.require_ready()?;
     let q: ChartQuery = query(&uri)?;
     let account = q
         .account
@@ -120,6 +119,7 @@ pub async fn get_chart(
             .for_account(&account)
             .map_or(Tz::UTC, |c| c.timezone()),
     };
+    let account_name = account.clone();
     let request = ChartRequest {
         chart,
         account,
@@ -129,9 +129,9 @@ pub async fn get_chart(
         window_label,
         tz,
     };
-    let live = state.live.clone();
-    let png = tokio::task::spawn_blocking(move || live.read(|engine| chart_png(engine, &request)))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
+    let scope = crate::service::figures::Scope::Account(&account_name);
+    let png = state
+        .read(scope, move |engine| chart_png(engine, &request))
+        .await??;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }

@@ -102,6 +102,86 @@ impl ApiError {
     }
 }
 
+/// Retry-After of a 503 that a moment fixes (a full queue, a log that did
+/// not ack), of one that takes a few seconds (loading, a database that did
+/// not answer), and of a stopping service.
+pub const RETRY_SOON_S: u32 = 1;
+pub const RETRY_LATER_S: u32 = 2;
+pub const RETRY_STOPPING_S: u32 = 5;
+
+impl ApiError {
+    /// 503 with a Retry-After.
+    pub fn unavailable(message: impl Into<String>, retry_after_s: u32) -> Self {
+        ApiError::Unavailable {
+            message: message.into(),
+            retry_after_s,
+        }
+    }
+}
+
+/// The sink's refusals: 503 for what sending again may fix, 422 for
+/// content the database refuses. Causes are logged (with the request id),
+/// never shown: they may quote the database.
+impl From<crate::service::sink::SinkError> for ApiError {
+    fn from(e: crate::service::sink::SinkError) -> Self {
+        use crate::service::sink::SinkError;
+        match e {
+            SinkError::QueueFull => ApiError::unavailable(
+                "the ingestion queue is full; retry the same batch after Retry-After seconds",
+                RETRY_SOON_S,
+            ),
+            SinkError::Stopped => ApiError::unavailable(
+                "the service is shutting down; retry the same batch",
+                RETRY_STOPPING_S,
+            ),
+            SinkError::Refused(e) => {
+                tracing::warn!(error = format!("{e:#}"), "batch refused by the database");
+                ApiError::Unprocessable(
+                    "the database refused this batch's content; nothing of it was stored, and sending it again will fail again".into(),
+                )
+            }
+            SinkError::Store(e) => {
+                tracing::error!(error = format!("{e:#}"), "batch not stored");
+                ApiError::unavailable(
+                    "the database did not store the batch; nothing of it was stored, retry it",
+                    RETRY_STOPPING_S,
+                )
+            }
+            SinkError::Log(e) => {
+                tracing::warn!(error = %e, "batch not published");
+                ApiError::unavailable(
+                    format!("{e}; retry the same batch after Retry-After seconds"),
+                    RETRY_SOON_S,
+                )
+            }
+        }
+    }
+}
+
+/// Figures that cannot be read: 503 while loading or when the database
+/// does not answer (the cause logged), 500 for a failed computation.
+impl From<crate::service::figures::FiguresError> for ApiError {
+    fn from(e: crate::service::figures::FiguresError) -> Self {
+        use crate::service::figures::FiguresError;
+        match e {
+            FiguresError::Loading => {
+                ApiError::unavailable("loading the stored events; retry shortly", RETRY_LATER_S)
+            }
+            FiguresError::Store(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "loading events for figures failed"
+                );
+                ApiError::unavailable(
+                    "the database did not answer; retry (the server log has the cause under this response's x-request-id)",
+                    RETRY_LATER_S,
+                )
+            }
+            FiguresError::Failed(e) => ApiError::Internal(anyhow::anyhow!(e)),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError::Internal(e)

@@ -22,7 +22,7 @@ pub struct Health {
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
-        events: state.live.len() as u64,
+        events: state.figures.live_events() as u64,
     })
 }
 
@@ -33,14 +33,14 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
         (status = 503, description = "Loading the state, or the database does not answer", body = Health),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let events = state.live.len() as u64;
+    let events = state.figures.live_events() as u64;
     let not_ready = |status: String| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(Health { status, events }),
         )
     };
-    if !state.live.is_ready() {
+    if !state.figures.is_ready() {
         return not_ready("loading the stored events".into());
     }
     match tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await {

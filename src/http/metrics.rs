@@ -2,8 +2,8 @@
 //! the engine at the instant of the scrape, off the async threads.
 
 use super::AppState;
-use super::error::ApiError;
 use crate::domain::Timestamp;
+use crate::service::figures::Scope;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -27,16 +27,19 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
     if let Some(text) = state.metrics.scrape() {
         return ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response();
     }
-    // No refresh yet (just started): compute now.
-    let (live, metrics) = (state.live.clone(), state.metrics.clone());
+    // No refresh yet (just started): compute now, over what this node
+    // holds (each node exports the accounts it owns).
+    let metrics = state.metrics.clone();
     let book = state.calendars.book();
     let now = Timestamp::from_datetime(chrono::Utc::now());
-    let computed = tokio::task::spawn_blocking(move || {
-        live.read(|engine| metrics.refresh(engine, now, &book));
-        metrics.scrape().unwrap_or_default()
-    });
-    match computed.await {
+    let computed = state
+        .read(Scope::Local, move |engine| {
+            metrics.refresh(engine, now, &book);
+            metrics.scrape().unwrap_or_default()
+        })
+        .await;
+    match computed {
         Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
-        Err(e) => ApiError::Internal(e.into()).into_response(),
+        Err(e) => e.into_response(),
     }
 }

@@ -22,25 +22,30 @@ pub use error::{ApiError, ApiResult};
 pub use server::{ServerLimits, serve};
 
 use crate::config::ServeConfig;
-use crate::ingest::IngestQueue;
-use crate::live::LiveState;
+use crate::service::figures::{Figures, FiguresError, Scope};
+use crate::service::sink::EventSink;
 use crate::store::Store;
 use axum::Router;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
-/// What every handler can reach.
+/// What every handler can reach. Events go in through `sink`, figures
+/// come out through `figures`: a handler never knows whether it runs on a
+/// cluster node.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<ServeConfig>,
     pub store: Store,
-    pub live: Arc<LiveState>,
-    pub ingest: IngestQueue,
-    pub calendars: Arc<crate::calendars::Calendars>,
+    /// One way in for events: the local queue or the cluster's log.
+    pub sink: Arc<dyn EventSink>,
+    /// One way to read figures: live engine or store, on the blocking pool.
+    pub figures: Figures,
+    pub calendars: Arc<crate::service::calendars::Calendars>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// `--api-token` and `--tokens`: who reaches which accounts.
     pub tokens: Arc<crate::access::Tokens>,
-    /// Set when this node is part of a cluster (`serve --nats`).
+    /// Set when this node is part of a cluster (`serve --nats`): only the
+    /// cluster's own endpoints (`/v1/cluster`, `/v1/dead-letters`) use it.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
@@ -55,69 +60,28 @@ impl AppState {
 
     /// 503 until the stored events are loaded.
     pub fn require_ready(&self) -> ApiResult<()> {
-        match self.live.is_ready() {
+        match self.figures.is_ready() {
             true => Ok(()),
-            false => Err(ApiError::Unavailable {
-                message: "loading the stored events; retry shortly".into(),
-                retry_after_s: 2,
-            }),
+            false => Err(FiguresError::Loading.into()),
         }
     }
 
-    /// Stores a validated batch: committed by the ingestion worker, or, on
-    /// a cluster node, acknowledged by the event log (the partition's owner
-    /// commits it; conflicts are then counted in its metrics). Errors are
-    /// 503s with Retry-After: re-sending the batch is always safe.
+    /// Stores a validated batch through the sink (errors are 503s with
+    /// Retry-After, or 422 for content the database refuses).
     pub async fn ingest_events(
         &self,
         events: Vec<crate::domain::MessageEvent>,
     ) -> ApiResult<crate::store::InsertOutcome> {
-        use crate::ingest::SubmitError;
-        if let Some(cluster) = &self.cluster {
-            return match cluster.publish(&events).await {
-                Ok(published) => Ok(crate::store::InsertOutcome {
-                    accepted: published.events,
-                    duplicates: published.duplicates,
-                    conflicts: 0,
-                }),
-                Err(e) => {
-                    tracing::warn!(error = %e, "batch not published");
-                    Err(ApiError::Unavailable {
-                        message: format!("{e}; retry the same batch after Retry-After seconds"),
-                        retry_after_s: 1,
-                    })
-                }
-            };
-        }
-        match self.ingest.submit(events).await {
-            Ok(outcome) => Ok(outcome),
-            Err(SubmitError::QueueFull) => Err(ApiError::Unavailable {
-                message:
-                    "the ingestion queue is full; retry the same batch after Retry-After seconds"
-                        .into(),
-                retry_after_s: 1,
-            }),
-            Err(SubmitError::Stopped) => Err(ApiError::Unavailable {
-                message: "the service is shutting down; retry the same batch".into(),
-                retry_after_s: 5,
-            }),
-            Err(SubmitError::Refused(e)) => {
-                // The cause is logged, not shown: it may quote the database.
-                tracing::warn!(error = format!("{e:#}"), "batch refused by the database");
-                Err(ApiError::Unprocessable(
-                    "the database refused this batch's content; nothing of it was stored, and sending it again will fail again".into(),
-                ))
-            }
-            Err(SubmitError::Store(e)) => {
-                tracing::error!(error = format!("{e:#}"), "batch not stored");
-                Err(ApiError::Unavailable {
-                    message:
-                        "the database did not store the batch; nothing of it was stored, retry it"
-                            .into(),
-                    retry_after_s: 5,
-                })
-            }
-        }
+        Ok(self.sink.submit(events).await?)
+    }
+
+    /// Runs `f` over an engine that holds `scope`'s accounts.
+    pub async fn read<R: Send + 'static>(
+        &self,
+        scope: Scope<'_>,
+        f: impl FnOnce(&crate::engine::Engine) -> R + Send + 'static,
+    ) -> ApiResult<R> {
+        Ok(self.figures.read(scope, f).await?)
     }
 }
 

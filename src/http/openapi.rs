@@ -48,7 +48,7 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         EventDoc, SenderDoc, AtDoc, InsertOutcome, StatsReport, GroupStats, AgentStats,
-        RequestsPage, RequestRow, super::calendar::AccountCalendar, super::reports::ReportEntry, super::calendar::CalendarDoc, crate::calendars::Source, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health, crate::cluster::ClusterStatus, crate::cluster::DeadLetter
+        RequestsPage, RequestRow, super::calendar::AccountCalendar, super::reports::ReportEntry, super::calendar::CalendarDoc, crate::service::calendars::Source, RequestState, ClockParam, ErrorBody, ErrorContent, Problem, Health, crate::cluster::ClusterStatus, crate::cluster::DeadLetter
     )),
     modifiers(&BearerAuth)
 )]

@@ -5,13 +5,14 @@
 //! Every figure cell carries its exact value in `data-value`.
 
 use super::AppState;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::stats::query;
 use crate::charts::Chart;
 use crate::domain::stats::analyze_windows;
 use crate::domain::{
     ALL_CHANNELS, AnalyzeOptions, CalendarBook, GroupStats, Micros, StatsReport, Timestamp,
 };
+use crate::service::figures::Scope;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Html;
@@ -115,10 +116,10 @@ type NotFinal = std::collections::HashMap<String, u64>;
 
 async fn report(
     state: &AppState,
+    scope: Scope<'_>,
     q: &PageQuery,
     by_agent: bool,
 ) -> ApiResult<(Timestamp, StatsReport, NotFinal)> {
-    state.require_ready()?;
     let now = Timestamp::from_datetime(chrono::Utc::now());
     let mut opts = AnalyzeOptions::new(now, WEEK);
     opts.by_agent = by_agent;
@@ -126,16 +127,13 @@ async fn report(
         true => state.calendars.book().as_ref().clone(),
         false => CalendarBook::default(),
     };
-    let live = state.live.clone();
-    let report = tokio::task::spawn_blocking(move || {
-        live.read(|engine| {
+    let report = state
+        .read(scope, move |engine| {
             opts.bots_count_as_replies = engine.operational().bots_reply;
             let report = analyze_windows(engine.set(), &opts, &[WEEK], engine).remove(0);
             (report, not_final(engine, now))
         })
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
+        .await?;
     Ok((now, report.0, report.1))
 }
 
@@ -240,7 +238,7 @@ pub async fn overview(
     uri: Uri,
 ) -> ApiResult<Html<String>> {
     let q: PageQuery = query(&uri)?;
-    let (now, mut report, open) = report(&state, &q, false).await?;
+    let (now, mut report, open) = report(&state, Scope::All, &q, false).await?;
     // SPEC §6: only the token's accounts exist for it.
     report.groups.retain(|g| access.allows(&g.account));
     let mut out = String::new();
@@ -279,7 +277,7 @@ pub async fn account(
 ) -> ApiResult<Html<String>> {
     AppState::check_account(&access, &account)?;
     let q: PageQuery = query(&uri)?;
-    let (now, report, open) = report(&state, &q, true).await?;
+    let (now, report, open) = report(&state, Scope::Account(&account), &q, true).await?;
     let groups: Vec<&GroupStats> = report
         .groups
         .iter()
@@ -343,10 +341,9 @@ pub async fn account(
         );
     }
 
-    let live = state.live.clone();
     let who = account.clone();
-    let pending: Vec<(String, String, Timestamp)> = tokio::task::spawn_blocking(move || {
-        live.read(|engine| {
+    let pending: Vec<(String, String, Timestamp)> = state
+        .read(Scope::Account(&account), move |engine| {
             let set = engine.set();
             let start = now.minus(Micros(30 * 86_400 * 1_000_000));
             let mut rows: Vec<(String, String, Timestamp)> = engine
@@ -368,9 +365,7 @@ pub async fn account(
             rows.truncate(20);
             rows
         })
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
+        .await?;
     out.push_str("<h2>Oldest pending requests (30 days)</h2>");
     if pending.is_empty() {
         out.push_str("<p>None.</p>");

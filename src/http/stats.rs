@@ -9,7 +9,7 @@ use crate::domain::{
     self, AnalyzeOptions, CalendarBook, Micros, ReplyPolicy, Request, StatsReport, Timestamp,
     derive_requests,
 };
-use crate::engine::Engine;
+use crate::service::figures::Scope;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::Uri;
@@ -77,51 +77,6 @@ pub(super) fn duration_param(name: &str, value: &str) -> ApiResult<Micros> {
     }
 }
 
-/// Runs a computation over the live state on the blocking pool.
-async fn compute<R: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&Engine) -> R + Send + 'static,
-) -> ApiResult<R> {
-    let live = state.live.clone();
-    tokio::task::spawn_blocking(move || live.read(f))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))
-}
-
-/// Runs a computation over the engine that holds `account` (all accounts
-/// when None): the live one, or, on a cluster node that does not serve the
-/// account, one built from the store (same core, same figures; the store
-/// has every event the owner committed).
-async fn compute_for<R: Send + 'static>(
-    state: &AppState,
-    account: Option<&str>,
-    f: impl FnOnce(&Engine) -> R + Send + 'static,
-) -> ApiResult<R> {
-    let local = state
-        .cluster
-        .as_ref()
-        .is_none_or(|c| account.is_some_and(|a| c.serves(a)));
-    if local {
-        return compute(state, f).await;
-    }
-    let set = state
-        .store
-        .load_account_events(account)
-        .await
-        .map_err(|e| {
-            // The cause is logged (with the request id), never shown.
-            tracing::warn!(error = format!("{e:#}"), "loading events for figures failed");
-            ApiError::Unavailable {
-                message: "the database did not answer; retry (the server log has the cause under this response's x-request-id)".into(),
-                retry_after_s: 2,
-            }
-        })?;
-    let policy = state.live.policy();
-    tokio::task::spawn_blocking(move || f(&Engine::from_set(set, policy)))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))
-}
-
 /// The section-4 document: what `replywatch analyze` prints for the stored events.
 #[utoipa::path(
     get,
@@ -157,15 +112,16 @@ pub async fn get_stats(
         ClockParam::Calendar => CalendarBook::default(),
         ClockParam::Business => state.calendars.book().as_ref().clone(),
     };
-    let mut report = compute_for(&state, q.account.as_deref(), move |engine| {
-        // The engine's cached requests when its view matches the query's
-        // (same accumulators, so the same figures); else a fresh walk.
-        match engine.operational() == ReplyPolicy::operational(opts.bots_count_as_replies) {
-            true => analyze_windows(engine.set(), &opts, &[opts.window], engine).remove(0),
-            false => domain::analyze(engine.set(), &opts),
-        }
-    })
-    .await?;
+    let mut report = state
+        .read(Scope::of(q.account.as_deref()), move |engine| {
+            // The engine's cached requests when its view matches the query's
+            // (same accumulators, so the same figures); else a fresh walk.
+            match engine.operational() == ReplyPolicy::operational(opts.bots_count_as_replies) {
+                true => analyze_windows(engine.set(), &opts, &[opts.window], engine).remove(0),
+                false => domain::analyze(engine.set(), &opts),
+            }
+        })
+        .await?;
     // SPEC §6: a token limited to some accounts sees only theirs.
     report.groups.retain(|g| {
         q.account.as_ref().is_none_or(|a| &g.account == a)
@@ -287,96 +243,98 @@ pub async fn get_requests(
     let channel = q.channel.filter(|c| c != domain::ALL_CHANNELS);
     let account = q.account;
     let holder = account.clone();
-    let page = compute_for(&state, holder.as_deref(), move |engine| {
-        let set = engine.set();
-        let window_start = as_of.minus(window);
-        // The engine's cached requests when its view matches the query's.
-        let derived;
-        let requests: Box<dyn Iterator<Item = Request> + '_> = match engine.operational() == policy
-        {
-            true => Box::new(engine.operational_at(as_of)),
-            false => {
-                derived = derive_requests(set, as_of, policy).operational;
-                Box::new(derived.into_iter())
-            }
-        };
-        // Issue 15: only the `limit` oldest matches are kept (a max-heap of
-        // them), not every match built and then cut.
-        // (opened, account, channel, conversation, reply): every field is
-        // ordered, and the first four are unique per request.
-        type Row<'a> = (
-            Timestamp,
-            &'a str,
-            &'a str,
-            &'a str,
-            Option<(Timestamp, u32)>,
-        );
-        let mut oldest: std::collections::BinaryHeap<Row> =
-            std::collections::BinaryHeap::with_capacity(limit + 1);
-        let mut total = 0u64;
-        for r in requests {
-            let in_state = match wanted {
-                RequestState::Pending => r.reply.is_none(),
-                RequestState::Answered => r.reply.is_some(),
-            };
-            if r.opened_at < window_start || r.opened_at >= as_of || !in_state {
-                continue;
-            }
-            let late = match r.reply {
-                Some(reply) => reply.at.since(r.opened_at),
-                None => as_of.since(r.opened_at),
-            };
-            if breached_after.is_some_and(|t| late <= t) {
-                continue;
-            }
-            let stream = set.stream(set.stream_of(r.conversation));
-            let keep = account
-                .as_ref()
-                .is_none_or(|a| stream.account.as_str() == a)
-                && channel
+    let page = state
+        .read(Scope::of(holder.as_deref()), move |engine| {
+            let set = engine.set();
+            let window_start = as_of.minus(window);
+            // The engine's cached requests when its view matches the query's.
+            let derived;
+            let requests: Box<dyn Iterator<Item = Request> + '_> =
+                match engine.operational() == policy {
+                    true => Box::new(engine.operational_at(as_of)),
+                    false => {
+                        derived = derive_requests(set, as_of, policy).operational;
+                        Box::new(derived.into_iter())
+                    }
+                };
+            // Issue 15: only the `limit` oldest matches are kept (a max-heap of
+            // them), not every match built and then cut.
+            // (opened, account, channel, conversation, reply): every field is
+            // ordered, and the first four are unique per request.
+            type Row<'a> = (
+                Timestamp,
+                &'a str,
+                &'a str,
+                &'a str,
+                Option<(Timestamp, u32)>,
+            );
+            let mut oldest: std::collections::BinaryHeap<Row> =
+                std::collections::BinaryHeap::with_capacity(limit + 1);
+            let mut total = 0u64;
+            for r in requests {
+                let in_state = match wanted {
+                    RequestState::Pending => r.reply.is_none(),
+                    RequestState::Answered => r.reply.is_some(),
+                };
+                if r.opened_at < window_start || r.opened_at >= as_of || !in_state {
+                    continue;
+                }
+                let late = match r.reply {
+                    Some(reply) => reply.at.since(r.opened_at),
+                    None => as_of.since(r.opened_at),
+                };
+                if breached_after.is_some_and(|t| late <= t) {
+                    continue;
+                }
+                let stream = set.stream(set.stream_of(r.conversation));
+                let keep = account
                     .as_ref()
-                    .is_none_or(|c| stream.channel.as_str() == c)
-                && scope.allows(stream.account.as_str());
-            if !keep {
-                continue;
+                    .is_none_or(|a| stream.account.as_str() == a)
+                    && channel
+                        .as_ref()
+                        .is_none_or(|c| stream.channel.as_str() == c)
+                    && scope.allows(stream.account.as_str());
+                if !keep {
+                    continue;
+                }
+                total += 1;
+                oldest.push((
+                    r.opened_at,
+                    stream.account.as_str(),
+                    stream.channel.as_str(),
+                    set.conversation_id(r.conversation).as_str(),
+                    r.reply.map(|x| (x.at, x.agent)),
+                ));
+                if oldest.len() > limit {
+                    oldest.pop();
+                }
             }
-            total += 1;
-            oldest.push((
-                r.opened_at,
-                stream.account.as_str(),
-                stream.channel.as_str(),
-                set.conversation_id(r.conversation).as_str(),
-                r.reply.map(|x| (x.at, x.agent)),
-            ));
-            if oldest.len() > limit {
-                oldest.pop();
+            let rows = oldest
+                .into_sorted_vec()
+                .into_iter()
+                .map(
+                    |(opened_at, account, channel, conversation, reply)| RequestRow {
+                        account: account.to_string(),
+                        channel: channel.to_string(),
+                        conversation: conversation.to_string(),
+                        opened_at: opened_at.to_string(),
+                        first_reply_at: reply.map(|(at, _)| at.to_string()),
+                        first_reply_seconds: reply
+                            .map(|(at, _)| at.since(opened_at).as_seconds_f64()),
+                        agent: reply
+                            .and_then(|(_, agent)| set.agent(agent))
+                            .map(|a| a.to_string()),
+                        age_seconds: as_of.since(opened_at).as_seconds_f64(),
+                    },
+                )
+                .collect();
+            RequestsPage {
+                as_of: as_of.to_string(),
+                window_seconds: window.0 / 1_000_000,
+                total,
+                requests: rows,
             }
-        }
-        let rows = oldest
-            .into_sorted_vec()
-            .into_iter()
-            .map(
-                |(opened_at, account, channel, conversation, reply)| RequestRow {
-                    account: account.to_string(),
-                    channel: channel.to_string(),
-                    conversation: conversation.to_string(),
-                    opened_at: opened_at.to_string(),
-                    first_reply_at: reply.map(|(at, _)| at.to_string()),
-                    first_reply_seconds: reply.map(|(at, _)| at.since(opened_at).as_seconds_f64()),
-                    agent: reply
-                        .and_then(|(_, agent)| set.agent(agent))
-                        .map(|a| a.to_string()),
-                    age_seconds: as_of.since(opened_at).as_seconds_f64(),
-                },
-            )
-            .collect();
-        RequestsPage {
-            as_of: as_of.to_string(),
-            window_seconds: window.0 / 1_000_000,
-            total,
-            requests: rows,
-        }
-    })
-    .await?;
+        })
+        .await?;
     Ok(Json(page))
 }

@@ -4,7 +4,7 @@
 //! from the live state. Knows the store and the live state, not HTTP.
 
 use crate::domain::{Micros, Timestamp};
-use crate::live::LiveState;
+use crate::service::live::LiveState;
 use crate::store::Store;
 use std::collections::HashSet;
 use std::sync::Arc;

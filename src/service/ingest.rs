@@ -6,34 +6,15 @@
 //! Knows the store and the live state; knows nothing of HTTP.
 
 use crate::domain::{EventSet, Insert, MessageEvent};
-use crate::live::LiveState;
 use crate::metrics::Metrics;
+use crate::service::live::LiveState;
 use crate::store::{InsertOutcome, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// Why a batch was not stored.
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
-    /// The queue holds as many events as allowed: try again shortly.
-    #[error("the ingestion queue is full")]
-    QueueFull,
-    /// The service is shutting down.
-    #[error("the ingestion worker has stopped")]
-    Stopped,
-    /// The database failed the commit (unreachable, full, locked, too
-    /// slow); nothing of the batch is stored and sending it again later may
-    /// succeed.
-    #[error("storing the batch failed: {0:#}")]
-    Store(anyhow::Error),
-    /// The database refused this batch's content (a constraint or data
-    /// error): sending it again would fail again. Other batches are not
-    /// affected: a group that fails is retried batch by batch.
-    #[error("the database refused the batch: {0:#}")]
-    Refused(anyhow::Error),
-}
+pub use super::sink::SinkError as SubmitError;
 
 /// What the worker commits with: the store, the live state it feeds, the
 /// metrics it counts in, and the time a commit may take.
@@ -100,6 +81,12 @@ impl IngestQueue {
             .send(Job { events, done, room })
             .map_err(|_| SubmitError::Stopped)?;
         outcome.await.map_err(|_| SubmitError::Stopped)?
+    }
+}
+
+impl super::sink::EventSink for IngestQueue {
+    fn submit(&self, events: Vec<MessageEvent>) -> super::sink::Submitted<'_> {
+        Box::pin(IngestQueue::submit(self, events))
     }
 }
 
