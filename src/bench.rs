@@ -17,11 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use crate::store::scratch::{Backend, ScratchDb};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchIngestArgs {
@@ -67,67 +63,9 @@ pub(crate) fn distinct_events(n: usize, seed: u64) -> anyhow::Result<Vec<Message
 }
 
 /// A fresh, empty database for one phase, and how to remove it.
-pub(crate) struct Scratch {
-    pub(crate) url: String,
-    drop: Option<(String, String)>,
-    _dir: Option<TempDir>,
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub(crate) async fn scratch(args: &BenchIngestArgs, name: &str) -> anyhow::Result<Scratch> {
-    match args.backend {
-        Backend::Sqlite => {
-            let dir = std::env::temp_dir()
-                .join(format!("replywatch-bench-{}-{name}", std::process::id()));
-            std::fs::create_dir_all(&dir)?;
-            let url = format!("sqlite://{}", dir.join("bench.db").display());
-            Ok(Scratch {
-                url,
-                drop: None,
-                _dir: Some(TempDir(dir)),
-            })
-        }
-        Backend::Postgres => {
-            let db = format!("replywatch_bench_{name}_{}", std::process::id());
-            let admin = Store::connect(&args.postgres_url).await?;
-            admin
-                .execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                .await?;
-            admin
-                .execute_admin(&format!("CREATE DATABASE {db}"))
-                .await?;
-            admin.close().await;
-            let base = args
-                .postgres_url
-                .rsplit_once('/')
-                .map_or(args.postgres_url.as_str(), |(b, _)| b);
-            Ok(Scratch {
-                url: format!("{base}/{db}"),
-                drop: Some((args.postgres_url.clone(), db)),
-                _dir: None,
-            })
-        }
-    }
-}
-
-impl Scratch {
-    pub(crate) async fn remove(self) -> anyhow::Result<()> {
-        if let Some((admin_url, db)) = &self.drop {
-            let admin = Store::connect(admin_url).await?;
-            admin
-                .execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                .await?;
-            admin.close().await;
-        }
-        Ok(())
-    }
+/// A scratch database of the benchmark's backend (`store::scratch`).
+pub(crate) async fn scratch(args: &BenchIngestArgs, name: &str) -> anyhow::Result<ScratchDb> {
+    ScratchDb::create(args.backend, &format!("bench_{name}"), &args.postgres_url).await
 }
 
 /// Time to store `events` with a plain multi-row INSERT in one transaction.

@@ -9,84 +9,42 @@ use common::{differences, golden_cases};
 use replywatch::domain::{
     AnalyzeOptions, CalendarBook, MessageEvent, analyze, parse_duration, parse_rfc3339,
 };
+use replywatch::store::scratch::{Backend, ScratchDb};
 use replywatch::store::{InsertOutcome, Store};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 const ADMIN_URL: &str = "postgres://root@127.0.0.1:5432/test";
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A fresh database of each backend; PostgreSQL ones are dropped by `drop_all`.
+/// Fresh databases of each backend (`store::scratch`, as the benchmarks
+/// and the API tests use); dropped by `drop_all`.
 struct TestDbs {
-    pg_names: Vec<String>,
-    dir: std::path::PathBuf,
+    made: Vec<ScratchDb>,
 }
 
 impl TestDbs {
     fn new() -> Self {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("replywatch-store-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TestDbs {
-            pg_names: Vec::new(),
-            dir,
-        }
+        TestDbs { made: Vec::new() }
     }
 
-    async fn sqlite(&mut self, name: &str) -> Store {
-        let store = Store::connect(&format!(
-            "sqlite://{}",
-            self.dir.join(format!("{name}.db")).display()
-        ))
-        .await
-        .unwrap();
-        store.migrate().await.unwrap();
-        store
-    }
-
-    async fn postgres(&mut self, name: &str) -> Store {
-        let db = format!(
-            "replywatch_t_{}_{}_{name}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let admin = Store::connect(ADMIN_URL)
+    async fn open(&mut self, backend: Backend, name: &str) -> Store {
+        let db = ScratchDb::create(backend, &format!("store_{name}"), ADMIN_URL)
             .await
-            .expect("PostgreSQL must run at 127.0.0.1:5432");
-        if let Store::Postgres(pool) = &admin {
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-        admin.close().await;
-        self.pg_names.push(db.clone());
-        let store = Store::connect(&format!("postgres://root@127.0.0.1:5432/{db}"))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+            .expect("PostgreSQL must run at 127.0.0.1:5432 (scripts/test starts it)");
+        let store = db.open().await.unwrap();
+        self.made.push(db);
         store
     }
 
     async fn both(&mut self, name: &str) -> Vec<(&'static str, Store)> {
         vec![
-            ("sqlite", self.sqlite(name).await),
-            ("postgres", self.postgres(name).await),
+            ("sqlite", self.open(Backend::Sqlite, name).await),
+            ("postgres", self.open(Backend::Postgres, name).await),
         ]
     }
 
     async fn drop_all(self) {
-        let admin = Store::connect(ADMIN_URL).await.unwrap();
-        if let Store::Postgres(pool) = &admin {
-            for db in &self.pg_names {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
-                )))
-                .execute(pool)
-                .await
-                .unwrap();
-            }
+        for db in self.made {
+            db.remove().await.unwrap();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

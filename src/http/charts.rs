@@ -3,13 +3,13 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::stats::{as_of_param, duration_param, query};
+use super::extract::{Params, as_of_param, duration_param};
 use crate::charts::{Chart, render};
 use crate::domain::daily::series;
 use crate::domain::{ALL_CHANNELS, Micros, Request, Timestamp};
 use crate::engine::Engine;
 use axum::extract::{Path, State};
-use axum::http::{Uri, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -94,13 +94,12 @@ pub async fn get_chart(
     State(state): State<AppState>,
     axum::Extension(access): axum::Extension<crate::access::Access>,
     Path(name): Path<String>,
-    uri: Uri,
+    Params(q): Params<ChartQuery>,
 ) -> ApiResult<Response> {
     let chart = name
         .strip_suffix(".png")
         .and_then(Chart::parse)
         .ok_or_else(|| ApiError::NotConfigured(format!("no chart {name:?}: use first-reply.png, hit-ratios.png, volume.png, distribution.png or heatmap.png")))?;
-    let q: ChartQuery = query(&uri)?;
     let account = q
         .account
         .ok_or_else(|| ApiError::bad_parameter("account", "required"))?;

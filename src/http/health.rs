@@ -80,6 +80,12 @@ pub async fn cluster(
     }
 }
 
+/// `GET /v1/dead-letters`'s query.
+#[derive(serde::Deserialize)]
+pub struct DeadLetterQuery {
+    limit: Option<usize>,
+}
+
 /// The newest cluster messages set aside as undecodable or refused by the
 /// database (`serve --nats`): counted in `replywatch_dead_letters_total`,
 /// kept 30 days in the JetStream stream `REPLYWATCH_DEAD`.
@@ -93,22 +99,17 @@ pub async fn cluster(
 pub async fn dead_letters(
     State(state): State<AppState>,
     axum::Extension(access): axum::Extension<crate::access::Access>,
-    uri: axum::http::Uri,
+    super::extract::Params(q): super::extract::Params<DeadLetterQuery>,
 ) -> super::ApiResult<Json<Vec<crate::cluster::DeadLetter>>> {
     // Dead letters hold any account's events: for all-accounts tokens only.
     if !access.is_all() {
         return Err(super::ApiError::forbidden_account());
-    }
-    #[derive(serde::Deserialize)]
-    struct Params {
-        limit: Option<usize>,
     }
     let Some(cluster) = &state.cluster else {
         return Err(super::ApiError::NotConfigured(
             "no dead letters on a single node: a batch the database refuses is answered 422 to its sender".into(),
         ));
     };
-    let q: Params = super::stats::query(&uri)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1_000).contains(&limit) {
         return Err(super::ApiError::bad_parameter("limit", "must be 1 to 1000"));

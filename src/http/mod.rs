@@ -8,6 +8,7 @@ mod calendar;
 mod charts;
 mod error;
 mod events;
+mod extract;
 mod health;
 mod metrics;
 pub mod openapi;

@@ -6,7 +6,7 @@
 
 use super::AppState;
 use super::error::ApiResult;
-use super::stats::query;
+use super::extract::Params;
 use crate::charts::Chart;
 use crate::domain::stats::analyze_windows;
 use crate::domain::{
@@ -14,7 +14,6 @@ use crate::domain::{
 };
 use crate::service::figures::Scope;
 use axum::extract::{Path, State};
-use axum::http::Uri;
 use axum::response::Html;
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -235,9 +234,8 @@ const HEADER: &str = "<tr><th>account</th><th>channel</th><th>requests</th><th>r
 pub async fn overview(
     State(state): State<AppState>,
     axum::Extension(access): axum::Extension<crate::access::Access>,
-    uri: Uri,
+    Params(q): Params<PageQuery>,
 ) -> ApiResult<Html<String>> {
-    let q: PageQuery = query(&uri)?;
     let (now, mut report, open) = report(&state, Scope::All, &q, false).await?;
     // SPEC §6: only the token's accounts exist for it.
     report.groups.retain(|g| access.allows(&g.account));
@@ -273,10 +271,9 @@ pub async fn account(
     State(state): State<AppState>,
     axum::Extension(access): axum::Extension<crate::access::Access>,
     Path(account): Path<String>,
-    uri: Uri,
+    Params(q): Params<PageQuery>,
 ) -> ApiResult<Html<String>> {
     AppState::check_account(&access, &account)?;
-    let q: PageQuery = query(&uri)?;
     let (now, report, open) = report(&state, Scope::Account(&account), &q, true).await?;
     let groups: Vec<&GroupStats> = report
         .groups

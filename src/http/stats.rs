@@ -4,15 +4,15 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
+use super::extract::{Params, as_of_param, duration_param};
 use crate::domain::stats::analyze_windows;
 use crate::domain::{
-    self, AnalyzeOptions, CalendarBook, Micros, ReplyPolicy, Request, StatsReport, Timestamp,
+    self, AnalyzeOptions, CalendarBook, ReplyPolicy, Request, StatsReport, Timestamp,
     derive_requests,
 };
 use crate::service::figures::Scope;
 use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::Uri;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -50,33 +50,6 @@ pub struct StatsQuery {
     pub clock: Option<ClockParam>,
 }
 
-/// Parses the query string, answering 400 (JSON) on a malformed one.
-pub(super) fn query<T: serde::de::DeserializeOwned>(uri: &Uri) -> ApiResult<T> {
-    Query::<T>::try_from_uri(uri)
-        .map(|q| q.0)
-        .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
-}
-
-pub(super) fn as_of_param(value: Option<&str>) -> ApiResult<Timestamp> {
-    match value {
-        None => Ok(Timestamp::from_datetime(chrono::Utc::now())),
-        Some(s) => domain::parse_rfc3339(s).ok_or_else(|| {
-            ApiError::bad_parameter(
-                "as_of",
-                format!("expected an RFC 3339 timestamp with offset, e.g. 2026-11-02T00:00:00Z, got {s:?}"),
-            )
-        }),
-    }
-}
-
-pub(super) fn duration_param(name: &str, value: &str) -> ApiResult<Micros> {
-    match domain::parse_duration(value) {
-        Ok(d) if d.0 > 0 => Ok(d),
-        Ok(_) => Err(ApiError::bad_parameter(name, "must be longer than 0s")),
-        Err(e) => Err(ApiError::bad_parameter(name, e.to_string())),
-    }
-}
-
 /// The section-4 document: what `replywatch analyze` prints for the stored events.
 #[utoipa::path(
     get,
@@ -95,10 +68,8 @@ pub(super) fn duration_param(name: &str, value: &str) -> ApiResult<Micros> {
 pub async fn get_stats(
     State(state): State<AppState>,
     axum::Extension(scope): axum::Extension<crate::access::Access>,
-    uri: Uri,
+    Params(q): Params<StatsQuery>,
 ) -> ApiResult<Json<StatsReport>> {
-    state.require_ready()?;
-    let q: StatsQuery = query(&uri)?;
     if let Some(a) = &q.account {
         AppState::check_account(&scope, a)?;
     }
@@ -211,10 +182,8 @@ pub struct RequestsPage {
 pub async fn get_requests(
     State(state): State<AppState>,
     axum::Extension(scope): axum::Extension<crate::access::Access>,
-    uri: Uri,
+    Params(q): Params<RequestsQuery>,
 ) -> ApiResult<Json<RequestsPage>> {
-    state.require_ready()?;
-    let q: RequestsQuery = query(&uri)?;
     if let Some(a) = &q.account {
         AppState::check_account(&scope, a)?;
     }

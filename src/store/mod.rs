@@ -5,6 +5,7 @@
 //! stored version wins (SPEC §2). Depends on the domain, not on HTTP.
 
 mod migrations;
+pub mod scratch;
 
 use crate::domain::{
     AccountId, AgentName, ChannelName, ConversationId, EventId, EventSet, MessageEvent, Sender,

@@ -6,7 +6,7 @@
 //! every node's `/v1/stats` equals `analyze`, and `/metrics` summed over the
 //! nodes equals one node's figures over the same events.
 
-use crate::helpers::{Backend, TestDb, free_port};
+use crate::helpers::{Backend, ServeProcess, TestDb, free_port};
 use crate::reliability::{events_of, keys, stored_events};
 use replywatch::domain::{AnalyzeOptions, CalendarBook, EventSet, Micros, Timestamp, analyze};
 use serde_json::Value;
@@ -94,70 +94,49 @@ impl Drop for Nats {
 
 /// One `serve --nats` process.
 pub struct Node {
-    pub port: u16,
     pub id: String,
-    child: Option<Child>,
+    pub process: ServeProcess,
 }
 
 impl Node {
     pub fn start(id: &str, db: &TestDb, nats: &str) -> Node {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_replywatch"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", &db.url, "--retention", "off"])
-            .args(["--nats", nats, "--partitions", &PARTITIONS.to_string()])
-            .args([
-                "--node-id",
-                id,
-                "--lease-ttl",
-                "2s",
-                "--metrics-refresh",
-                "1s",
-            ])
-            .args(["--meta-app-secret", META_SECRET])
-            .env_remove("REPLYWATCH_API_TOKEN")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting replywatch serve --nats");
+        let partitions = PARTITIONS.to_string();
+        let process = ServeProcess::start(&[
+            "--database-url",
+            &db.url,
+            "--retention",
+            "off",
+            "--nats",
+            nats,
+            "--partitions",
+            &partitions,
+            "--node-id",
+            id,
+            "--lease-ttl",
+            "2s",
+            "--metrics-refresh",
+            "1s",
+            "--meta-app-secret",
+            META_SECRET,
+        ]);
         Node {
-            port,
             id: id.to_string(),
-            child: Some(child),
+            process,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        self.process.url(path)
     }
 
     pub fn kill_9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
+        self.process.kill_9();
     }
 
     /// SIGTERM and wait: the node hands its partitions back.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(
-                child.wait().unwrap().success(),
-                "{} did not stop cleanly",
-                self.id
-            );
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill_9();
+        let status = self.process.stop();
+        assert!(status.success(), "{} did not stop cleanly", self.id);
     }
 }
 
@@ -384,6 +363,50 @@ async fn assert_stats_match(client: &reqwest::Client, nodes: &[&Node], expected:
                 diffs.join("\n")
             );
         }
+        // The page and the charts show every account on every node, not
+        // only those it owns (they read through the Figures seam).
+        let page = client
+            .get(node.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for account in &accounts {
+            assert!(
+                page.contains(&format!("href=\"/accounts/{account}\"")),
+                "{}: the page lacks {account}",
+                node.id
+            );
+        }
+        for account in accounts.iter().take(3) {
+            let one = client
+                .get(node.url(&format!("/accounts/{account}")))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                one.contains("<table id=\"groups\">"),
+                "{}: /accounts/{account} shows no figures",
+                node.id
+            );
+            let chart = client
+                .get(node.url(&format!("/v1/charts/volume.png?account={account}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(chart.status(), 200);
+            let png = chart.bytes().await.unwrap();
+            assert!(
+                png.starts_with(b"\x89PNG"),
+                "{}: {account}'s chart",
+                node.id
+            );
+        }
     }
 }
 
@@ -453,7 +476,7 @@ async fn three_nodes_lose_nothing_when_one_is_killed_and_agree_with_analyze() {
     let (nats, db, client, mut nodes) = cluster_of(3).await;
 
     let batches = batches_of(&recent_events(60_000, 21), 300);
-    let ports = Arc::new(nodes.iter().map(|n| n.port).collect::<Vec<_>>());
+    let ports = Arc::new(nodes.iter().map(|n| n.process.port).collect::<Vec<_>>());
     let acked = Arc::new(AtomicUsize::new(0));
     let clients = post_all(ports, batches.clone(), 4, acked.clone());
     wait_acked(&acked, batches.len() / 4).await;
@@ -548,7 +571,7 @@ async fn a_nats_restart_mid_load_loses_nothing_acknowledged() {
     let all: Vec<&Node> = nodes.iter().collect();
 
     let batches = batches_of(&recent_events(40_000, 22), 200);
-    let ports = Arc::new(nodes.iter().map(|n| n.port).collect::<Vec<_>>());
+    let ports = Arc::new(nodes.iter().map(|n| n.process.port).collect::<Vec<_>>());
     let acked = Arc::new(AtomicUsize::new(0));
     let clients = post_all(ports, batches.clone(), 3, acked.clone());
     wait_acked(&acked, batches.len() / 3).await;
@@ -672,13 +695,8 @@ async fn a_node_refuses_sqlite_another_partition_count_or_no_nats() {
 async fn a_hung_node_loses_its_leases_and_gets_partitions_back_when_it_resumes() {
     let (_nats, db, client, nodes) = cluster_of(2).await;
     let all: Vec<&Node> = nodes.iter().collect();
-    let hung = nodes[1].child.as_ref().unwrap().id().to_string();
-
     // SIGSTOP: the process keeps its connections open but renews nothing.
-    Command::new("kill")
-        .args(["-STOP", &hung])
-        .status()
-        .unwrap();
+    nodes[1].process.signal("STOP");
     wait_settled(&client, &all[..1], Duration::from_secs(20)).await;
     let lines = recent_events(3_000, 23);
     let r = client
@@ -692,10 +710,7 @@ async fn a_hung_node_loses_its_leases_and_gets_partitions_back_when_it_resumes()
 
     // SIGCONT: its renewals fail (the revisions moved on), it drops what it
     // held, and the two nodes share the partitions again.
-    Command::new("kill")
-        .args(["-CONT", &hung])
-        .status()
-        .unwrap();
+    nodes[1].process.signal("CONT");
     wait_settled(&client, &all, Duration::from_secs(30)).await;
     let expected = EventSet::from_events(
         lines

@@ -1,45 +1,19 @@
 //! Hostile input and failures (issue 15): each test is one failure found
 //! on the old main, reproduced, and the behaviour that replaced it.
 
-use crate::helpers::{Backend, TestApp, free_port, generated};
+use crate::helpers::{Backend, ServeProcess, TestApp, free_port, generated};
 use crate::reliability::{assert_acknowledged_stored, keys, wait_ready};
 use replywatch::store::Store;
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A `serve` process, killed (SIGKILL) when dropped, so a failing test
-/// leaves no server behind.
-struct Served(Child);
-
-impl Served {
-    fn kill_9(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
-
-fn serve_process(url: &str, port: u16, extra: &[&str]) -> Served {
-    Served(
-        Command::new(env!("CARGO_BIN_EXE_replywatch"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", url, "--retention", "off"])
-            .args(extra)
-            .env_remove("REPLYWATCH_API_TOKEN")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting replywatch serve"),
-    )
+fn serve_process(url: &str, port: u16, extra: &[&str]) -> ServeProcess {
+    let mut args = vec!["--database-url", url, "--retention", "off"];
+    args.extend_from_slice(extra);
+    ServeProcess::start_on(port, &args)
 }
 
 /// A small tmpfs, unmounted on drop (the test runs as root, as CI does).

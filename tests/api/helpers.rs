@@ -13,73 +13,44 @@ use std::time::Duration;
 pub const ADMIN_URL: &str = "postgres://root@127.0.0.1:5432/test";
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use replywatch::store::scratch::Backend;
+use replywatch::store::scratch::ScratchDb;
 
 pub const BOTH: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
 
-/// A fresh database; PostgreSQL ones are dropped by [`TestDb::remove`].
-pub struct TestDb {
-    pub url: String,
-    pg_name: Option<String>,
-    dir: PathBuf,
+/// A fresh database (`store::scratch`, as the benchmarks use); PostgreSQL
+/// ones are dropped by [`TestDb::remove`]. Derefs to the scratch database
+/// (`db.url`).
+pub struct TestDb(ScratchDb);
+
+impl std::ops::Deref for TestDb {
+    type Target = ScratchDb;
+    fn deref(&self) -> &ScratchDb {
+        &self.0
+    }
 }
 
 impl TestDb {
     pub async fn create(backend: Backend) -> TestDb {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("replywatch-api-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        match backend {
-            Backend::Sqlite => TestDb {
-                url: format!("sqlite://{}", dir.join("t.db").display()),
-                pg_name: None,
-                dir,
-            },
-            Backend::Postgres => {
-                let db = format!("replywatch_api_{}_{n}", std::process::id());
-                let admin = Store::connect(ADMIN_URL)
-                    .await
-                    .expect("PostgreSQL must run at 127.0.0.1:5432");
-                admin
-                    .execute_admin(&format!("CREATE DATABASE {db}"))
-                    .await
-                    .unwrap();
-                admin.close().await;
-                TestDb {
-                    url: format!("postgres://root@127.0.0.1:5432/{db}"),
-                    pg_name: Some(db),
-                    dir,
-                }
-            }
-        }
+        TestDb(
+            ScratchDb::create(backend, "api", ADMIN_URL)
+                .await
+                .expect("PostgreSQL must run at 127.0.0.1:5432 (scripts/test starts it)"),
+        )
     }
 
     /// Opens the database directly (to check what is stored).
     pub async fn store(&self) -> Store {
-        let store = Store::connect(&self.url).await.unwrap();
-        store.migrate().await.unwrap();
-        store
+        self.0.open().await.unwrap()
     }
 
     /// The same database reached through another URL (e.g. a relay).
     pub fn reached_at(self, url: String) -> TestDb {
-        TestDb { url, ..self }
+        TestDb(self.0.reached_at(url))
     }
 
     pub async fn remove(self) {
-        if let Some(db) = &self.pg_name {
-            let admin = Store::connect(ADMIN_URL).await.unwrap();
-            admin
-                .execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                .await
-                .unwrap();
-            admin.close().await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.0.remove().await.unwrap();
     }
 }
 
@@ -169,6 +140,11 @@ impl TestApp {
             .await
             .unwrap();
         Self::reply(r).await
+    }
+
+    /// `GET /metrics`, as text (the one scrape helper of the tests).
+    pub async fn scrape(&self) -> String {
+        get_text(&self.client, &self.url("/metrics")).await
     }
 
     pub async fn post_ndjson(&self, body: impl Into<Vec<u8>>) -> Reply {
@@ -305,5 +281,116 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A `replywatch serve` process on a loopback port: SIGKILLed when dropped
+/// (a failing test leaves no server behind); its log goes to a file that
+/// is printed when the test fails.
+pub struct ServeProcess {
+    pub port: u16,
+    child: Option<std::process::Child>,
+    log: PathBuf,
+}
+
+impl ServeProcess {
+    /// `replywatch serve --listen 127.0.0.1:PORT ARGS…` on a free port.
+    pub fn start(args: &[&str]) -> ServeProcess {
+        Self::start_on(free_port(), args)
+    }
+
+    /// The same on `port` (a restart on the port of an earlier process).
+    pub fn start_on(port: u16, args: &[&str]) -> ServeProcess {
+        let log = std::env::temp_dir().join(format!(
+            "replywatch-serve-{}-{}.log",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_replywatch"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .env_remove("REPLYWATCH_API_TOKEN")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("starting replywatch serve");
+        ServeProcess {
+            port,
+            child: Some(child),
+            log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&self, client: &reqwest::Client, within: Duration) {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            let r = client.get(self.url("/readyz")).send().await;
+            if r.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "replywatch serve did not become ready within {within:?}:\n{}",
+            self.log_tail()
+        );
+    }
+
+    /// Sends a signal (`TERM`, `STOP`, `CONT`).
+    pub fn signal(&self, name: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{name} {}", self.pid());
+    }
+
+    /// SIGTERM, and the exit status once it has stopped.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        let status = self.child.take().unwrap().wait().unwrap();
+        if !status.success() {
+            eprintln!("{}", self.log_tail());
+        }
+        status
+    }
+
+    /// SIGKILL and wait.
+    pub fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The last lines the process logged.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill_9();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- replywatch serve log (last lines) ---\n{}",
+                self.log_tail()
+            );
+        }
+        let _ = std::fs::remove_file(&self.log);
     }
 }

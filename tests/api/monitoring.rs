@@ -117,15 +117,7 @@ async fn populated_app() -> TestApp {
 async fn every_dashboard_query_names_only_exported_metrics() {
     let app = populated_app().await;
     tokio::time::sleep(Duration::from_millis(1200)).await; // a refresh with the data
-    let exposition = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exposition = app.scrape().await;
     let exported = exported_names(&exposition);
     let queries = dashboard_queries();
     assert!(queries.len() >= 15, "the dashboard has its panels");

@@ -164,33 +164,12 @@ async fn the_dashboard_page_in_chromium_shows_the_figures_of_v1_stats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_demo_starts_populated_and_leaves_nothing_behind() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_replywatch"))
-        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = crate::helpers::ServeProcess::start(&["--demo"]);
     let client = replywatch::tls::client();
-    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
-    let mut ready = false;
-    for _ in 0..240 {
-        if client
-            .get(url("/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    assert!(ready, "the demo did not become ready");
+    let url = |p: &str| server.url(p);
+    server
+        .wait_ready(&client, std::time::Duration::from_secs(60))
+        .await;
     let page = client
         .get(url("/"))
         .send()
@@ -203,12 +182,9 @@ async fn serve_demo_starts_populated_and_leaves_nothing_behind() {
         page.matches("<tr data-account=").count() >= 12 * 2,
         "a populated overview"
     );
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-    let dir = std::env::temp_dir().join(format!("replywatch-demo-{}", child.id()));
+    let pid = server.pid();
+    assert!(server.stop().success());
+    let dir = std::env::temp_dir().join(format!("replywatch-demo-{pid}"));
     assert!(!dir.exists(), "the demo database is removed on exit");
 }
 

@@ -3,23 +3,15 @@
 //! batch that got a 202 must be stored, and the figures after a restart
 //! must equal `analyze` over what is stored.
 
-use crate::helpers::{Backend, TestDb, free_port, generated};
+use crate::helpers::{Backend, ServeProcess, TestDb, free_port, generated};
 use replywatch::domain::{AnalyzeOptions, EventSet, MessageEvent, analyze, parse_rfc3339};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) fn start_server(db: &TestDb, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_replywatch"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", &db.url, "--retention", "off"])
-        .env_remove("REPLYWATCH_API_TOKEN")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting replywatch serve")
+pub(crate) fn start_server(db: &TestDb, port: u16) -> ServeProcess {
+    ServeProcess::start_on(port, &["--database-url", &db.url, "--retention", "off"])
 }
 
 pub(crate) async fn wait_ready(client: &reqwest::Client, port: u16) {
@@ -139,8 +131,7 @@ async fn kill_9_loses_no_acknowledged_batch_and_the_figures_match_analyze() {
     let batches = batches_of(400_000, 11);
     let clients = stream(port, batches.clone(), 4);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.kill_9();
     let mut acked = Vec::new();
     for c in clients {
         acked.extend(c.await.unwrap());
@@ -169,11 +160,7 @@ async fn kill_9_loses_no_acknowledged_batch_and_the_figures_match_analyze() {
         .await
         .unwrap();
     let http: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(server.wait().unwrap().success());
+    assert!(server.stop().success());
 
     let stored = stored_events(&db).await;
     let stored_keys = keys(&stored);
@@ -219,11 +206,7 @@ async fn sigterm_drains_the_queue_commits_and_exits_0() {
     let batches = batches_of(400_000, 12);
     let clients = stream(port, batches.clone(), 4);
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    let status = server.wait().unwrap();
+    let status = server.stop();
     assert!(status.success(), "exit status {status}");
     let mut acked = Vec::new();
     for c in clients {

@@ -335,7 +335,7 @@ async fn serve_counts_business_time_decisions_for_the_objectives_that_ask() {
     assert_eq!(r.status, 202);
     let scrape = async || {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        crate::helpers::get_text(&app.client, &app.url("/metrics")).await
+        app.scrape().await
     };
     let text = scrape().await;
     let business = r#"clock="business""#;

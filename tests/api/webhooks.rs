@@ -201,15 +201,7 @@ async fn bad_deliveries_store_nothing() {
     let store = app.db.store().await;
     assert_eq!(store.count_events().await.unwrap(), 0);
     store.close().await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.scrape().await;
     assert!(
         metrics.contains("replywatch_events_rejected_total{reason=\"unsupported_object\"} 1"),
         "{metrics}"
