@@ -1,7 +1,9 @@
 //! Property tests of SPEC §2–3: the figures depend only on the set of
-//! distinct events, never on order, re-deliveries or how the input is split
-//! across accounts; the identities between figures hold; business seconds
-//! behave like a length.
+//! distinct events, never on order, re-deliveries, later conflicting
+//! versions or how the input is split across accounts (events at
+//! sub-second instants and after `as_of` included); the badge rule holds
+//! on the published figures; business seconds behave like a length and
+//! equal a minute-by-minute count.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use proptest::prelude::*;
@@ -18,28 +20,33 @@ fn as_of() -> Timestamp {
     parse_rfc3339("2026-11-01T00:00:00Z").unwrap()
 }
 
-/// Events over ~12 days, on a coarse time grid so that ties happen.
+/// Events over ~13 days — some at or after `as_of` (not happened yet) —
+/// on a coarse time grid so that ties happen, half of them at sub-second
+/// instants.
 fn events() -> impl Strategy<Value = Vec<MessageEvent>> {
     let one = (
         0..3u8,
         0..2u8,
         0..4u8,
         0..4u8,
-        0..(12 * 24 * 12u32),
+        0..(13 * 24 * 12u32),
         prop::option::of(0..3u8),
+        prop::option::of(1..1_000_000i64),
     );
     prop::collection::vec(one, 1..60).prop_map(|raw| {
         raw.into_iter()
             .enumerate()
             .map(
-                |(i, (account, channel, conv, from, five_minutes, agent))| MessageEvent {
+                |(i, (account, channel, conv, from, five_minutes, agent, micros))| MessageEvent {
                     id: EventId::parse(&format!("m{i}")).unwrap(),
                     account: AccountId::parse(&format!("acct{account}")).unwrap(),
                     channel: ChannelName::parse(["messenger", "whatsapp"][channel as usize])
                         .unwrap(),
                     conversation: ConversationId::parse(&format!("c{conv}")).unwrap(),
                     from: Sender::ALL[from as usize],
-                    at: base().plus(Micros::from_seconds(i64::from(five_minutes) * 300)),
+                    at: base()
+                        .plus(Micros::from_seconds(i64::from(five_minutes) * 300))
+                        .plus(Micros(micros.unwrap_or(0))),
                     agent: agent.map(|a| AgentName::parse(&format!("agent{a}")).unwrap()),
                 },
             )
@@ -89,6 +96,25 @@ proptest! {
         prop_assert_eq!(report(&shuffled(&again, seed), &opts), expected);
     }
 
+    /// SPEC §2: a duplicate id whose content differs keeps the first
+    /// version seen: later conflicting versions change nothing.
+    #[test]
+    fn conflicting_versions_arriving_later_never_change_the_figures(
+        events in events(), picks in prop::collection::vec((any::<prop::sample::Index>(), 1..3600i64, 0..4usize), 1..10),
+        window_hours in 1i64..400,
+    ) {
+        let opts = options(window_hours, false);
+        let expected = report(&events, &opts);
+        let mut with_conflicts = events.clone();
+        for (i, shift, from) in &picks {
+            let mut other = i.get(&events).clone();
+            other.at = other.at.plus(Micros::from_seconds(*shift));
+            other.from = Sender::ALL[*from];
+            with_conflicts.push(other);
+        }
+        prop_assert_eq!(report(&with_conflicts, &opts), expected);
+    }
+
     #[test]
     fn splitting_the_input_across_accounts_never_changes_the_figures(events in events(), window_hours in 1i64..400) {
         let opts = options(window_hours, false);
@@ -108,22 +134,56 @@ proptest! {
             for r in [g.response_rate, g.hit_ratio_1h, g.hit_ratio_24h, g.badge_response_rate].into_iter().flatten() {
                 prop_assert!((0.0..=1.0).contains(&r));
             }
-            prop_assert_eq!(g.response_rate, g.hit_ratio_24h);
+            // SPEC §3: eligible exactly when both published figures meet
+            // Meta's thresholds (not merely "no blocker was written").
+            let meets = g.badge_response_rate.is_some_and(|r| r >= 0.90)
+                && g.badge_response_seconds.is_some_and(|s| s <= 900.0);
+            prop_assert_eq!(g.badge_eligible, meets);
+            prop_assert_eq!(g.badge_blockers.is_empty(), meets);
             prop_assert_eq!(g.median_first_reply_seconds.is_some(), g.answered > 0);
             prop_assert_eq!(g.oldest_pending_seconds.is_some(), g.pending > 0);
             if let (Some(m), Some(p)) = (g.median_first_reply_seconds, g.p90_first_reply_seconds) {
                 prop_assert!(m <= p + 1e-9);
             }
-            prop_assert_eq!(g.badge_eligible, g.badge_blockers.is_empty());
             let agents = g.agents.unwrap_or_default();
             prop_assert_eq!(agents.iter().map(|a| a.answered).sum::<u64>(), g.answered);
         }
     }
 }
 
+/// What a random calendar says, for a brute-force oracle: its zone, the
+/// opening hours per weekday (Monday first) and its holiday.
+#[derive(Debug, Clone)]
+struct Hours {
+    zone: chrono_tz::Tz,
+    days: Vec<Vec<(u32, u32)>>,
+    holiday: Option<chrono::NaiveDate>,
+}
+
+impl Hours {
+    /// Open at `t` (a minute's start): its local weekday and hour fall in
+    /// an opening interval and its local date is not the holiday.
+    fn open_at(&self, t: Timestamp) -> bool {
+        use chrono::{Datelike, Timelike};
+        let local = chrono::DateTime::from_timestamp_micros(t.unix_micros())
+            .unwrap()
+            .with_timezone(&self.zone);
+        if Some(local.date_naive()) == self.holiday {
+            return false;
+        }
+        let day = local.weekday().num_days_from_monday() as usize;
+        let hour = local.hour();
+        self.days[day].iter().any(|&(s, e)| s <= hour && hour < e)
+    }
+}
+
 /// A random calendar: a zone with daylight saving or not, a few intervals a
 /// day, maybe a holiday.
 fn calendar() -> impl Strategy<Value = CalendarBook> {
+    calendar_and_hours().prop_map(|(book, _)| book)
+}
+
+fn calendar_and_hours() -> impl Strategy<Value = (CalendarBook, Hours)> {
     let zones = prop::sample::select(vec![
         "UTC",
         "Europe/Berlin",
@@ -139,6 +199,7 @@ fn calendar() -> impl Strategy<Value = CalendarBook> {
     )
         .prop_map(|(zone, days, holiday)| {
             let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+            let mut hours = Vec::new();
             let weekly: Vec<String> = days
                 .iter()
                 .zip(names)
@@ -146,6 +207,7 @@ fn calendar() -> impl Strategy<Value = CalendarBook> {
                     // Non-overlapping: each interval starts after the previous one ends.
                     let mut at = 0u32;
                     let mut parts = Vec::new();
+                    let mut open = Vec::new();
                     for (gap, len) in intervals {
                         let start = at + gap;
                         let end = (start + len).min(24);
@@ -153,26 +215,29 @@ fn calendar() -> impl Strategy<Value = CalendarBook> {
                             break;
                         }
                         parts.push(format!("[\"{start:02}:00\",\"{end:02}:00\"]"));
+                        open.push((start, end));
                         at = end;
                     }
+                    hours.push(open);
                     format!("\"{name}\":[{}]", parts.join(","))
                 })
                 .collect();
+            let holiday = holiday.map(|d| {
+                chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap() + chrono::Days::new(d.into())
+            });
             let holidays = holiday
-                .map(|d| {
-                    format!(
-                        "\"{}\"",
-                        (chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()
-                            + chrono::Days::new(d.into()))
-                        .format("%Y-%m-%d")
-                    )
-                })
+                .map(|d| format!("\"{}\"", d.format("%Y-%m-%d")))
                 .unwrap_or_default();
             let json = format!(
                 r#"{{"default":{{"timezone":"{zone}","weekly":{{{}}},"holidays":[{holidays}]}}}}"#,
                 weekly.join(",")
             );
-            CalendarBook::from_json(&json).unwrap()
+            let oracle = Hours {
+                zone: zone.parse().unwrap(),
+                days: hours,
+                holiday,
+            };
+            (CalendarBook::from_json(&json).unwrap(), oracle)
         })
 }
 
@@ -198,6 +263,24 @@ proptest! {
         let whole = cal.business_duration(t[0], t[2]);
         prop_assert_eq!(whole.0, cal.business_duration(t[0], t[1]).0 + cal.business_duration(t[1], t[2]).0);
         prop_assert!(whole.0 >= 0 && whole <= t[2].since(t[0]));
+    }
+
+    /// Against a brute-force oracle: minute by minute over up to three
+    /// days (whole minutes, across the DST changes of the range).
+    #[test]
+    fn business_seconds_equal_the_open_minutes_counted_one_by_one(
+        (book, hours) in calendar_and_hours(),
+        start in 0i64..(48 * 24 * 60),
+        minutes in 0i64..(3 * 24 * 60),
+    ) {
+        let origin = parse_rfc3339("2026-09-25T00:00:00Z").unwrap();
+        let from = origin.plus(Micros::from_seconds(start * 60));
+        let to = from.plus(Micros::from_seconds(minutes * 60));
+        let open = (0..minutes)
+            .filter(|m| hours.open_at(from.plus(Micros::from_seconds(m * 60))))
+            .count() as i64;
+        let cal = book.for_account("any").unwrap();
+        prop_assert_eq!(cal.business_duration(from, to), Micros::from_seconds(open * 60));
     }
 
     #[test]
