@@ -10,6 +10,7 @@ mod helpers;
 mod calendar;
 mod cluster;
 mod delivery;
+mod edges;
 mod events;
 mod fuzz;
 mod hardening;
