@@ -100,6 +100,10 @@ pub struct Node {
 
 impl Node {
     pub fn start(id: &str, db: &TestDb, nats: &str) -> Node {
+        Self::start_with_ttl(id, db, nats, "2s")
+    }
+
+    pub fn start_with_ttl(id: &str, db: &TestDb, nats: &str, ttl: &str) -> Node {
         let partitions = PARTITIONS.to_string();
         let process = ServeProcess::start(&[
             "--database-url",
@@ -113,7 +117,7 @@ impl Node {
             "--node-id",
             id,
             "--lease-ttl",
-            "2s",
+            ttl,
             "--metrics-refresh",
             "1s",
             "--meta-app-secret",
@@ -557,10 +561,36 @@ async fn three_nodes_lose_nothing_when_one_is_killed_and_agree_with_analyze() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // A clean stop hands the partitions over at once.
-    nodes[2].stop();
-    let left: Vec<&Node> = nodes[..2].iter().collect();
-    wait_settled(&client, &left, Duration::from_secs(20)).await;
+    drop(nodes);
+    db.remove().await;
+}
+
+/// A clean stop (SIGTERM) hands the partitions over at once: with 10 s
+/// leases, the other node serves everything well before a lease could
+/// have expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_hands_its_partitions_over_before_any_lease_expires() {
+    let nats = Nats::start();
+    let db = TestDb::create(Backend::Postgres).await;
+    let client = replywatch::tls::client();
+    let mut nodes: Vec<Node> = (0..2)
+        .map(|i| Node::start_with_ttl(&format!("node-{i}"), &db, &nats.url(), "10s"))
+        .collect();
+    let all: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&client, &all, Duration::from_secs(40)).await;
+    let started = Instant::now();
+    nodes[1].stop();
+    let stopped = started.elapsed();
+    let left: Vec<&Node> = nodes[..1].iter().collect();
+    wait_settled(&client, &left, Duration::from_secs(30)).await;
+    let settled = started.elapsed();
+    eprintln!(
+        "clean stop: process gone after {stopped:?}, partitions all served after {settled:?}"
+    );
+    assert!(
+        settled < Duration::from_secs(5),
+        "took {settled:?}: the partitions waited for their 10 s leases to expire"
+    );
     drop(nodes);
     db.remove().await;
 }
