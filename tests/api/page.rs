@@ -38,8 +38,38 @@ fn chromium(args: &[&str], url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// (account, channel, field) → value of every figure cell of the page.
-fn cells(dom: &str) -> Vec<(String, String, String, String)> {
+/// One figure cell of the page: its row's account and channel, its field,
+/// `data-value` and the text a reader sees.
+struct Cell {
+    account: String,
+    channel: String,
+    field: String,
+    value: String,
+    text: String,
+}
+
+/// What the page shows for a value (the page's own formats, SPEC-free:
+/// one decimal percent, durations in s, min, h or d).
+fn displayed(field: &str, value: &str) -> String {
+    let Ok(v) = value.parse::<f64>() else {
+        return value.to_string();
+    };
+    if field.ends_with("_seconds") {
+        match v {
+            s if s < 90.0 => format!("{s:.0} s"),
+            s if s < 5400.0 => format!("{:.0} min", s / 60.0),
+            s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+            s => format!("{:.1} d", s / 86_400.0),
+        }
+    } else if field.contains("rate") || field.contains("ratio") {
+        format!("{:.1} %", v * 100.0)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Every figure cell of the page's groups table.
+fn cells(dom: &str) -> Vec<Cell> {
     let attr = |tag: &str, name: &str| -> Option<String> {
         let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
         let end = tag[start..].find('"')? + start;
@@ -56,10 +86,18 @@ fn cells(dom: &str) -> Vec<(String, String, String, String)> {
             continue;
         };
         for td in row.split("<td ").skip(1) {
-            let head = &td[..td.find('>').unwrap_or(0)];
+            let close = td.find('>').unwrap_or(0);
+            let head = &td[..close];
+            let text = td[close + 1..].split("</td>").next().unwrap_or("").trim();
             if let (Some(field), Some(value)) = (attr(head, "data-field"), attr(head, "data-value"))
             {
-                out.push((account.clone(), channel.clone(), field, value));
+                out.push(Cell {
+                    account: account.clone(),
+                    channel: channel.clone(),
+                    field,
+                    value,
+                    text: text.to_string(),
+                });
             }
         }
     }
@@ -98,7 +136,35 @@ async fn the_dashboard_page_in_chromium_shows_the_figures_of_v1_stats() {
         "the page shows the groups: {} cells",
         shown.len()
     );
-    for (account, channel, field, value) in &shown {
+    // The page's rows are exactly the groups of /v1/stats.
+    let rows: std::collections::BTreeSet<(String, String)> = shown
+        .iter()
+        .map(|c| (c.account.clone(), c.channel.clone()))
+        .collect();
+    let groups: std::collections::BTreeSet<(String, String)> = stats["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["account"].as_str().unwrap().to_string(),
+                g["channel"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, groups, "the page's rows are /v1/stats' groups");
+    for c in &shown {
+        let (account, channel, field, value) = (&c.account, &c.channel, &c.field, &c.value);
+        // What a reader sees is the value, formatted (– for none).
+        if value == "null" {
+            assert_eq!(c.text, "–", "{account}/{channel} {field}");
+        } else if field != "badge_eligible" && field != "oldest_pending_seconds" {
+            assert_eq!(
+                c.text,
+                displayed(field, value),
+                "{account}/{channel} {field}"
+            );
+        }
         let group = stats["groups"]
             .as_array()
             .unwrap()
@@ -143,21 +209,39 @@ async fn the_dashboard_page_in_chromium_shows_the_figures_of_v1_stats() {
         "screenshot of {} bytes",
         png.len()
     );
-    for chart in [
-        "first-reply",
-        "hit-ratios",
-        "volume",
-        "distribution",
-        "heatmap",
-    ] {
-        let r = app
-            .client
-            .get(app.url(&format!("/v1/charts/{chart}.png?account=acct-0000")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{chart}");
-        assert!(r.bytes().await.unwrap().starts_with(b"\x89PNG"), "{chart}");
+    // Every image the account page links to loads and decodes whole.
+    let account_dom = chromium(&["--dump-dom"], &app.url("/accounts/acct-0000"));
+    let sources: Vec<String> = account_dom
+        .split("<img ")
+        .skip(1)
+        .filter_map(|tag| {
+            let start = tag.find("src=\"")? + 5;
+            let end = tag[start..].find('"')? + start;
+            Some(tag[start..end].replace("&amp;", "&"))
+        })
+        .collect();
+    assert_eq!(sources.len(), 5, "the five charts: {sources:?}");
+    for src in &sources {
+        let r = app.client.get(app.url(src)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{src}");
+        let bytes = r.bytes().await.unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes.to_vec()))
+            .read_info()
+            .unwrap_or_else(|e| panic!("{src}: not a PNG: {e}"));
+        let mut pixels = vec![0; reader.output_buffer_size()];
+        let frame = reader
+            .next_frame(&mut pixels)
+            .unwrap_or_else(|e| panic!("{src}: does not decode: {e}"));
+        assert!(
+            frame.width >= 400 && frame.height >= 200,
+            "{src}: {}x{}",
+            frame.width,
+            frame.height
+        );
+        assert!(
+            pixels.chunks(4).any(|p| p[..3] != pixels[..3]),
+            "{src}: a blank image"
+        );
     }
     app.finish().await;
 }
