@@ -62,14 +62,12 @@ fn stream(
 }
 
 /// One request of [`stream_recorded`]: which batch, when it was sent and
-/// answered, and the answer (None: no HTTP answer — refused at connect
-/// when `refused`, else cut).
+/// answered, and the answer (None: no HTTP answer).
 struct Sent {
     batch: usize,
     started: std::time::Instant,
     ended: std::time::Instant,
     status: Option<u16>,
-    refused: bool,
 }
 
 /// Like [`stream`], recording every request until the server refuses
@@ -102,7 +100,6 @@ fn stream_recorded(
                         started,
                         ended: std::time::Instant::now(),
                         status,
-                        refused,
                     });
                     if refused {
                         break; // the listener is closed
