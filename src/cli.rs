@@ -4,8 +4,8 @@
 //! [`crate::domain`].
 
 use crate::domain::{self, AnalyzeOptions, CalendarBook, EventSet, Micros, Timestamp};
-use crate::generate::{GenerateOptions, generate};
-use crate::ndjson::{OnInvalid, ReadSummary, read_into};
+use crate::files::generate::{GenerateOptions, generate};
+use crate::files::ndjson::{OnInvalid, ReadSummary, read_into};
 use crate::store::Store;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -132,7 +132,7 @@ pub fn run_report(args: &ReportArgs, stdout: &mut impl Write) -> anyhow::Result<
             set
         })?,
     };
-    let spec = crate::report::ReportSpec {
+    let spec = crate::reports::tables::ReportSpec {
         account: args.account.clone(),
         from: args.from,
         to: args.to,
@@ -145,7 +145,7 @@ pub fn run_report(args: &ReportArgs, stdout: &mut impl Write) -> anyhow::Result<
         bots_count_as_replies: args.bots_count_as_replies,
         now: Timestamp::from_datetime(chrono::Utc::now()),
     };
-    let written = crate::report::write_report(&set, &spec, &args.out)?;
+    let written = crate::reports::tables::write_report(&set, &spec, &args.out)?;
     writeln!(
         stdout,
         "{} requests of {}; wrote:",
@@ -164,11 +164,11 @@ pub enum BenchCommand {
     /// Scrape time of /metrics and restart time from SQLite over a large store.
     Metrics(crate::bench::BenchMetricsArgs),
     /// Events/s of a NATS JetStream cluster with 1, 2, 3 nodes, and failover time.
-    Cluster(crate::bench_cluster::BenchClusterArgs),
+    Cluster(crate::bench::cluster::BenchClusterArgs),
     /// Time to apply one late event to a long conversation in the streaming engine.
-    Engine(crate::bench_engine::BenchEngineArgs),
+    Engine(crate::bench::engine::BenchEngineArgs),
     /// The decided counter (the SLO alerts' SLI) against the exact windowed hit ratio over a generated month.
-    Slo(crate::bench_slo::BenchSloArgs),
+    Slo(crate::bench::slo::BenchSloArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -298,9 +298,9 @@ fn read_input(path: &Path, on_invalid: OnInvalid) -> anyhow::Result<(EventSet, R
         .map(str::to_ascii_lowercase);
     match extension.as_deref() {
         #[cfg(feature = "reports")]
-        Some("csv") => return crate::tabular::read_csv(path, on_invalid),
+        Some("csv") => return crate::files::tabular::read_csv(path, on_invalid),
         #[cfg(feature = "reports")]
-        Some("parquet") => return crate::tabular::read_parquet(path, on_invalid),
+        Some("parquet") => return crate::files::tabular::read_parquet(path, on_invalid),
         #[cfg(not(feature = "reports"))]
         Some("csv" | "parquet") => {
             bail!(

@@ -70,7 +70,7 @@ pub struct ServeConfig {
         value_delimiter = ',',
         default_value = "1h,24h,7d,30d"
     )]
-    pub metrics_windows: Vec<crate::metrics::MetricWindow>,
+    pub metrics_windows: Vec<crate::telemetry::metrics::MetricWindow>,
     /// How often the figure gauges of /metrics are recomputed from the engine (scrapes serve the latest).
     #[arg(long, env = "REPLYWATCH_METRICS_REFRESH", default_value = "5s", value_parser = parse_window)]
     pub metrics_refresh: Micros,

@@ -23,13 +23,13 @@ fn main() -> ExitCode {
             replywatch::bench::run_bench_metrics(args, &mut std::io::stdout().lock())
         }
         Command::Bench(BenchCommand::Cluster(args)) => {
-            replywatch::bench_cluster::run_bench_cluster(args, &mut std::io::stdout())
+            replywatch::bench::cluster::run_bench_cluster(args, &mut std::io::stdout())
         }
         Command::Bench(BenchCommand::Engine(args)) => {
-            replywatch::bench_engine::run_bench_engine(args, &mut std::io::stdout().lock())
+            replywatch::bench::engine::run_bench_engine(args, &mut std::io::stdout().lock())
         }
         Command::Bench(BenchCommand::Slo(args)) => {
-            replywatch::bench_slo::run_bench_slo(args, &mut std::io::stdout().lock())
+            replywatch::bench::slo::run_bench_slo(args, &mut std::io::stdout().lock())
         }
         #[cfg(feature = "reports")]
         Command::Report(args) => replywatch::cli::run_report(args, &mut std::io::stdout().lock()),

@@ -7,7 +7,6 @@ use crate::config::{Retention, ServeConfig};
 use crate::domain::ReplyPolicy;
 use crate::engine::Engine;
 use crate::http::{AppState, router};
-use crate::metrics::Metrics;
 use crate::service::calendars::Calendars;
 use crate::service::figures::{Figures, Ownership, Scope};
 use crate::service::ingest::IngestQueue;
@@ -15,6 +14,7 @@ use crate::service::live::LiveState;
 use crate::service::retention;
 use crate::service::sink::EventSink;
 use crate::store::Store;
+use crate::telemetry::metrics::Metrics;
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -143,14 +143,14 @@ impl Application {
             Duration::from_micros(config.metrics_refresh.0.max(100_000) as u64),
         )));
         #[cfg(feature = "reports")]
-        for schedule in crate::schedule::parse_all(&config.reports)? {
-            background.push(tokio::spawn(crate::schedule::run_forever(
+        for schedule in crate::reports::schedule::parse_all(&config.reports)? {
+            background.push(tokio::spawn(crate::reports::schedule::run_forever(
                 figures.clone(),
                 schedule,
                 config.reports_dir.clone(),
                 config.reports_keep as usize,
                 calendars.clone(),
-                crate::deliver::Delivery {
+                crate::reports::delivery::Delivery {
                     smtp: config.report_smtp.clone(),
                     mail_from: config.report_mail_from.clone(),
                     mail_to: config.report_mail_to.clone(),

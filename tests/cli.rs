@@ -102,7 +102,10 @@ fn csv_has_the_json_columns_with_empty_nulls() {
     let out = replywatch(&args, std::path::Path::new("."), Some(GOOD.as_bytes()));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], replywatch::domain::report::CSV_COLUMNS.join(","));
+    assert_eq!(
+        lines[0],
+        replywatch::domain::document::CSV_COLUMNS.join(",")
+    );
     assert_eq!(
         lines[1],
         "acme,messenger,1,0,1,,0.0,,,,54000.0,1,,,false,response_rate undefined;response_time undefined"

@@ -10,7 +10,7 @@ use replywatch::domain::{
     AnalyzeOptions, EventSet, MessageEvent, Micros, ReplyPolicy, analyze, parse_rfc3339,
 };
 use replywatch::engine::Engine;
-use replywatch::generate::{GenerateOptions, generate};
+use replywatch::files::generate::{GenerateOptions, generate};
 
 fn stream(events: u64, seed: u64) -> Vec<MessageEvent> {
     let opts = GenerateOptions {
@@ -48,7 +48,7 @@ fn the_engine_fed_in_any_order_equals_analyze_at_every_instant_and_window() {
             let shuffled =
                 common::shuffle_keeping_key_order(events.clone(), seed * 10 + bots as u64);
             let mut engine = Engine::from_set(EventSet::new(), ReplyPolicy::operational(bots));
-            let mut rng = replywatch::generate::Rng::new(seed);
+            let mut rng = replywatch::files::generate::Rng::new(seed);
             let mut rest = shuffled.as_slice();
             while !rest.is_empty() {
                 let n = (1 + rng.below(700) as usize).min(rest.len());

@@ -9,7 +9,7 @@ use replywatch::domain::{
     AnalyzeOptions, EventSet, MessageEvent, Micros, ReplyPolicy, analyze, parse_rfc3339,
 };
 use replywatch::engine::Engine;
-use replywatch::metrics::{MetricWindow, Metrics};
+use replywatch::telemetry::metrics::{MetricWindow, Metrics};
 
 fn ev(account: &str, conversation: &str, id: &str, from: &str, at: &str) -> MessageEvent {
     MessageEvent::from_json(
@@ -456,7 +456,7 @@ fn decided(
 fn the_decided_counter_follows_the_passage_of_time_like_the_core() {
     use replywatch::domain::decisions::DECISION_THRESHOLDS;
     use replywatch::domain::derive_requests;
-    let opts = replywatch::generate::GenerateOptions {
+    let opts = replywatch::files::generate::GenerateOptions {
         events: 6_000,
         seed: 17,
         accounts: 3,
@@ -466,7 +466,7 @@ fn the_decided_counter_follows_the_passage_of_time_like_the_core() {
         days: 6,
     };
     let mut out = Vec::new();
-    replywatch::generate::generate(&opts, &mut out, |_| {}).unwrap();
+    replywatch::files::generate::generate(&opts, &mut out, |_| {}).unwrap();
     let events: Vec<MessageEvent> = String::from_utf8(out)
         .unwrap()
         .lines()

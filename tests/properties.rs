@@ -73,7 +73,7 @@ fn report(events: &[MessageEvent], opts: &AnalyzeOptions) -> StatsReport {
 
 /// A deterministic shuffle driven by `seed`.
 fn shuffled<T: Clone>(v: &[T], seed: u64) -> Vec<T> {
-    let mut rng = replywatch::generate::Rng::new(seed);
+    let mut rng = replywatch::files::generate::Rng::new(seed);
     let mut out = v.to_vec();
     for i in (1..out.len()).rev() {
         out.swap(i, rng.below(i as u64 + 1) as usize);

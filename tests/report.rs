@@ -12,7 +12,7 @@ use replywatch::domain::daily::series;
 use replywatch::domain::{
     AnalyzeOptions, EventSet, Micros, ReplyPolicy, analyze, derive_requests, parse_rfc3339,
 };
-use replywatch::generate::{GenerateOptions, generate};
+use replywatch::files::generate::{GenerateOptions, generate};
 use std::collections::HashMap;
 
 /// A CSV file as rows of column → cell.
@@ -358,12 +358,12 @@ fn every_account_gets_its_report_whatever_its_name_and_formula_cells_are_inert()
     }
     let policy = ReplyPolicy::operational(false);
     let engine = Engine::from_set(EventSet::from_events(events), policy);
-    let schedule: replywatch::schedule::Schedule = "daily 00:00 UTC".parse().unwrap();
+    let schedule: replywatch::reports::schedule::Schedule = "daily 00:00 UTC".parse().unwrap();
     let dir = std::env::temp_dir().join(format!("replywatch-report-names-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let run_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 11).unwrap();
-    let (folder, delivered) = replywatch::schedule::run(
+    let (folder, delivered) = replywatch::reports::schedule::run(
         &engine,
         &schedule,
         run_date,
@@ -390,7 +390,7 @@ fn every_account_gets_its_report_whatever_its_name_and_formula_cells_are_inert()
     // Pruning keeps the newest runs only.
     for day in 12..16 {
         let d = chrono::NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
-        replywatch::schedule::run(
+        replywatch::reports::schedule::run(
             &engine,
             &schedule,
             d,
@@ -399,7 +399,7 @@ fn every_account_gets_its_report_whatever_its_name_and_formula_cells_are_inert()
         )
         .unwrap();
     }
-    let removed = replywatch::schedule::prune(&dir, &schedule, 2);
+    let removed = replywatch::reports::schedule::prune(&dir, &schedule, 2);
     assert_eq!(removed.len(), 3, "{removed:?}");
     let left = std::fs::read_dir(&dir)
         .unwrap()

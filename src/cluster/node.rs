@@ -32,9 +32,10 @@ const MESSAGES_PER_PULL: usize = 1_000;
 /// notices the stop between pulls, so this bounds a hand-over.
 const PULL_EXPIRES: Duration = Duration::from_secs(1);
 
-/// What this node sees of the cluster.
+/// What this node knows of the cluster: the live nodes, the partitions it
+/// owns and those it serves (loaded). ("View" is the §2 request view.)
 #[derive(Debug, Clone, Default)]
-struct View {
+struct Membership {
     nodes: Vec<String>,
     owned: BTreeSet<u32>,
     serving: BTreeSet<u32>,
@@ -60,7 +61,7 @@ pub struct ClusterStatus {
 pub struct Cluster {
     node: String,
     log: EventLog,
-    view: Arc<Mutex<View>>,
+    view: Arc<Mutex<Membership>>,
     stop: mpsc::Sender<oneshot::Sender<()>>,
 }
 
@@ -71,14 +72,14 @@ impl Cluster {
         store: Store,
         live: Arc<LiveState>,
         ingest: IngestQueue,
-        metrics: Arc<crate::metrics::Metrics>,
+        metrics: Arc<crate::telemetry::metrics::Metrics>,
     ) -> anyhow::Result<(Arc<Cluster>, JoinHandle<()>)> {
         let url = args.nats.as_deref().unwrap_or("nats://127.0.0.1:4222");
         let node = super::node_id(args.node_id.as_deref())?;
         let log = EventLog::connect(url, &node, args.partitions).await?;
         let ttl = Duration::from_micros(args.lease_ttl.0.max(1_000_000) as u64);
         let leases = log.lease_bucket(ttl).await?;
-        let view = Arc::new(Mutex::new(View::default()));
+        let view = Arc::new(Mutex::new(Membership::default()));
         let (stop, stop_rx) = mpsc::channel(1);
         let loader = start_loader(store, live.clone(), args.partitions);
         let coordinator = Coordinator {
@@ -133,7 +134,7 @@ impl Cluster {
             .contains(&p)
     }
 
-    fn view(&self) -> View {
+    fn view(&self) -> Membership {
         self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -165,11 +166,11 @@ impl Cluster {
 #[derive(Clone)]
 struct PartitionContext {
     log: EventLog,
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::telemetry::metrics::Metrics>,
     live: Arc<LiveState>,
     ingest: IngestQueue,
     loader: mpsc::UnboundedSender<(u32, oneshot::Sender<()>)>,
-    view: Arc<Mutex<View>>,
+    view: Arc<Mutex<Membership>>,
 }
 
 /// A held lease and the task serving its partition.
@@ -444,7 +445,7 @@ async fn serve_partition(p: u32, ctx: PartitionContext, stop: watch::Receiver<bo
     tracing::info!(partition = p, "stopped serving the partition");
 }
 
-fn set_serving(view: &Mutex<View>, p: u32, on: bool) {
+fn set_serving(view: &Mutex<Membership>, p: u32, on: bool) {
     let mut view = view.lock().unwrap_or_else(|e| e.into_inner());
     match on {
         true => view.serving.insert(p),

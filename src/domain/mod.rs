@@ -5,20 +5,20 @@
 pub mod calendar;
 pub mod daily;
 pub mod decisions;
+pub mod document;
 pub mod event;
 pub mod eventset;
 pub mod ids;
-pub mod report;
 pub mod requests;
 pub mod slo;
 pub mod stats;
 pub mod time;
 
 pub use calendar::{Calendar, CalendarBook, CalendarError};
+pub use document::{AgentStats, GroupStats, StatsReport};
 pub use event::{EventError, FieldError, Location, MessageEvent, Sender};
 pub use eventset::{EventSet, Insert};
 pub use ids::{ALL_CHANNELS, AccountId, AgentName, ChannelName, ConversationId, EventId};
-pub use report::{AgentStats, GroupStats, StatsReport};
 pub use requests::{ReplyPolicy, Request, derive_requests};
 pub use stats::{AnalyzeOptions, analyze};
 pub use time::{Micros, Timestamp, parse_duration, parse_rfc3339};

@@ -4,9 +4,9 @@
 //! Pure: no IO, no clock.
 
 use super::calendar::{Calendar, CalendarBook};
+use super::document::{AgentStats, GroupStats, StatsReport, agent_order, group_order};
 use super::eventset::{AgentIdx, EventSet, NO_AGENT};
 use super::ids::ALL_CHANNELS;
-use super::report::{AgentStats, GroupStats, StatsReport, agent_order, group_order};
 use super::requests::{ReplyPolicy, Request, View, fold_requests};
 use super::time::{MICROS_PER_SECOND, Micros, ONE_DAY, ONE_HOUR, Timestamp};
 use std::collections::HashMap;
@@ -653,13 +653,68 @@ pub fn analyze_windows(
         .collect()
 }
 
+/// SPEC §5 `replywatch_pending_older_than`: of `requests`, those opened
+/// in [`start`, `now`) and still pending at `now`, counted per age: opened
+/// at least `ages[i]` seconds before `now`.
+pub fn pending_older_than<const N: usize>(
+    requests: &[Request],
+    start: Timestamp,
+    now: Timestamp,
+    ages: &[i64; N],
+) -> [u64; N] {
+    let mut counts = [0u64; N];
+    for r in requests {
+        if r.opened_at < start || r.opened_at >= now || r.reply.is_some_and(|x| x.at < now) {
+            continue;
+        }
+        let age = now.since(r.opened_at).0 / 1_000_000;
+        for (count, &t) in counts.iter_mut().zip(ages) {
+            *count += u64::from(age >= t);
+        }
+    }
+    counts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn pending_older_than_counts_requests_still_open_by_age() {
+        use crate::domain::requests::Reply;
+        let t0 = Timestamp::from_unix_micros(1_780_000_000_000_000);
+        let at = |s: i64| t0.plus(Micros::from_seconds(s));
+        let open = |s: i64, reply: Option<i64>| Request {
+            conversation: 0,
+            opened_at: at(s),
+            reply: reply.map(|r| Reply {
+                at: at(r),
+                agent: crate::domain::eventset::NO_AGENT,
+            }),
+            new_conversation: true,
+        };
+        let now = at(100_000);
+        let requests = [
+            open(0, None),               // 100,000 s old: every age
+            open(90_000, None),          // 10,000 s: 1 h only
+            open(99_000, Some(100_000)), // answered at now: still pending
+            open(50_000, Some(60_000)),  // answered before now
+            open(100_000, None),         // opened at now: not yet
+        ];
+        assert_eq!(
+            pending_older_than(&requests, at(0), now, &[3_600, 72_000, 86_400]),
+            [2, 1, 1]
+        );
+        assert_eq!(
+            pending_older_than(&requests, at(1), now, &[0]),
+            [2],
+            "opened before the start"
+        );
+    }
+
+    #[test]
     fn selecting_ranks_gives_the_same_median_p90_and_badge_mean_as_sorting() {
-        let mut rng = crate::generate::Rng::new(5);
+        let mut rng = crate::files::generate::Rng::new(5);
         for n in 1usize..200 {
             let v: Vec<Micros> = (0..n)
                 .map(|_| Micros(rng.below(50) as i64 * 1_000_000))

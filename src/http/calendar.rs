@@ -118,7 +118,15 @@ pub async fn put_calendar(
         }],
     })?;
     let raw: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    if let Err(e) = state.store.put_calendar(&account, json).await {
+    if let Err(e) = state
+        .store
+        .put_calendar(
+            &account,
+            json,
+            crate::domain::Timestamp::from_datetime(chrono::Utc::now()),
+        )
+        .await
+    {
         tracing::error!(error = format!("{e:#}"), "calendar not stored");
         return Err(ApiError::Unavailable {
             message: "the database did not store the calendar; retry".into(),

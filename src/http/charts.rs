@@ -4,10 +4,10 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Params, as_of_param, duration_param};
-use crate::charts::{Chart, render};
 use crate::domain::daily::series;
 use crate::domain::{ALL_CHANNELS, Micros, Request, Timestamp};
 use crate::engine::Engine;
+use crate::reports::charts::{Chart, render};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

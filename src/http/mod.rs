@@ -42,7 +42,7 @@ pub struct AppState {
     /// One way to read figures: live engine or store, on the blocking pool.
     pub figures: Figures,
     pub calendars: Arc<crate::service::calendars::Calendars>,
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
     /// `--api-token` and `--tokens`: who reaches which accounts.
     pub tokens: Arc<crate::access::Tokens>,
     /// Set when this node is part of a cluster (`serve --nats`): only the

@@ -3,9 +3,9 @@
 
 use super::error::{ErrorBody, ErrorContent, Problem};
 use super::health::Health;
+use super::schema::document::{AgentStats, GroupStats, StatsReport};
 use super::schema::{AtDoc, EventDoc, SenderDoc};
 use super::stats::{ClockParam, RequestRow, RequestState, RequestsPage};
-use crate::domain::{AgentStats, GroupStats, StatsReport};
 use crate::store::InsertOutcome;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

@@ -7,11 +7,11 @@
 use super::AppState;
 use super::error::ApiResult;
 use super::extract::Params;
-use crate::charts::Chart;
 use crate::domain::stats::analyze_windows;
 use crate::domain::{
     ALL_CHANNELS, AnalyzeOptions, CalendarBook, GroupStats, Micros, StatsReport, Timestamp,
 };
+use crate::reports::charts::Chart;
 use crate::service::figures::Scope;
 use axum::extract::{Path, State};
 use axum::response::Html;

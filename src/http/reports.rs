@@ -1,10 +1,10 @@
 //! `GET /v1/reports` (the scheduled reports written so far) and
 //! `GET /v1/reports/{run}/{folder}/{file}` (one of their files; the folder
-//! is `deliver::folder_name` of the account, `account.txt` names it).
+//! is `delivery::folder_name` of the account, `account.txt` names it).
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use crate::deliver::safe_component;
+use crate::reports::delivery::safe_component;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -52,7 +52,8 @@ pub async fn list_reports(
     for run in sorted_dir(&dir).into_iter().rev() {
         for folder in sorted_dir(&dir.join(&run)) {
             let path = dir.join(&run).join(&folder);
-            let Ok(account) = std::fs::read_to_string(path.join(crate::deliver::ACCOUNT_FILE))
+            let Ok(account) =
+                std::fs::read_to_string(path.join(crate::reports::delivery::ACCOUNT_FILE))
             else {
                 continue;
             };
@@ -62,7 +63,7 @@ pub async fn list_reports(
             }
             let files = sorted_dir(&path)
                 .into_iter()
-                .filter(|f| f != crate::deliver::ACCOUNT_FILE)
+                .filter(|f| f != crate::reports::delivery::ACCOUNT_FILE)
                 .map(|f| format!("/v1/reports/{run}/{folder}/{f}"))
                 .collect();
             out.push(ReportEntry {
@@ -97,7 +98,7 @@ pub async fn get_report_file(
     let dir = state.config.reports_dir.join(&run).join(&folder);
     let path = dir.join(&file);
     if !access.is_all() {
-        let owner = tokio::fs::read_to_string(dir.join(crate::deliver::ACCOUNT_FILE))
+        let owner = tokio::fs::read_to_string(dir.join(crate::reports::delivery::ACCOUNT_FILE))
             .await
             .map_err(|_| not_found())?;
         if !access.allows(&owner) {

@@ -86,3 +86,132 @@ impl PartialSchema for AtDoc {
 }
 
 impl ToSchema for AtDoc {}
+
+/// The §4 document as `GET /v1/stats` sends it (`domain::StatsReport`;
+/// the schema lives here so that the core knows no schema crate; a test
+/// checks both have the same fields).
+pub mod document {
+    use utoipa::ToSchema;
+
+    /// The section-4 document (`analyze`, `GET /v1/stats`).
+    #[derive(ToSchema)]
+    #[allow(dead_code)] // describes `domain::StatsReport` only
+    pub struct StatsReport {
+        /// RFC 3339, UTC.
+        as_of: String,
+        window_seconds: i64,
+        groups: Vec<GroupStats>,
+    }
+
+    /// The SPEC §3 figures of one (`account`, `channel`) group, or of an
+    /// account over all its channels (`channel` = `"all"`).
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct GroupStats {
+        account: String,
+        channel: String,
+        requests: u64,
+        answered: u64,
+        pending: u64,
+        response_rate: Option<f64>,
+        hit_ratio_1h: Option<f64>,
+        hit_ratio_24h: Option<f64>,
+        median_first_reply_seconds: Option<f64>,
+        p90_first_reply_seconds: Option<f64>,
+        oldest_pending_seconds: Option<f64>,
+        badge_conversations: u64,
+        badge_response_rate: Option<f64>,
+        badge_response_seconds: Option<f64>,
+        badge_eligible: bool,
+        badge_blockers: Vec<String>,
+        /// Present only with `by_agent=true`.
+        #[schema(nullable = false)]
+        agents: Option<Vec<AgentStats>>,
+    }
+
+    /// Per-agent figures over the requests an agent answered (SPEC §3).
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct AgentStats {
+        agent: Option<String>,
+        answered: u64,
+        median_first_reply_seconds: Option<f64>,
+        p90_first_reply_seconds: Option<f64>,
+        hit_ratio_1h: Option<f64>,
+        hit_ratio_24h: Option<f64>,
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use utoipa::PartialSchema;
+
+        /// The property names of a schema.
+        fn properties<T: PartialSchema>() -> Vec<String> {
+            let schema = serde_json::to_value(T::schema()).unwrap();
+            let mut names: Vec<String> = schema["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            names.sort();
+            names
+        }
+
+        fn keys(v: serde_json::Value) -> Vec<String> {
+            let mut names: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            names.sort();
+            names
+        }
+
+        #[test]
+        fn the_schemas_have_the_fields_the_core_sends() {
+            use crate::domain::{AgentStats, GroupStats, StatsReport};
+            let agent = AgentStats {
+                agent: Some("a".into()),
+                answered: 1,
+                median_first_reply_seconds: None,
+                p90_first_reply_seconds: None,
+                hit_ratio_1h: None,
+                hit_ratio_24h: None,
+            };
+            let group = GroupStats {
+                account: "x".into(),
+                channel: "all".into(),
+                requests: 0,
+                answered: 0,
+                pending: 0,
+                response_rate: None,
+                hit_ratio_1h: None,
+                hit_ratio_24h: None,
+                median_first_reply_seconds: None,
+                p90_first_reply_seconds: None,
+                oldest_pending_seconds: None,
+                badge_conversations: 0,
+                badge_response_rate: None,
+                badge_response_seconds: None,
+                badge_eligible: false,
+                badge_blockers: vec![],
+                agents: Some(vec![agent.clone()]),
+            };
+            let report = StatsReport {
+                as_of: "2026-11-01T00:00:00Z".into(),
+                window_seconds: 1,
+                groups: vec![group.clone()],
+            };
+            let json = |v: serde_json::Result<serde_json::Value>| keys(v.unwrap());
+            assert_eq!(
+                properties::<super::AgentStats>(),
+                json(serde_json::to_value(&agent))
+            );
+            assert_eq!(
+                properties::<super::GroupStats>(),
+                json(serde_json::to_value(&group))
+            );
+            assert_eq!(
+                properties::<super::StatsReport>(),
+                json(serde_json::to_value(&report))
+            );
+        }
+    }
+}

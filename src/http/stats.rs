@@ -57,7 +57,7 @@ pub struct StatsQuery {
     tag = "stats",
     params(StatsQuery),
     responses(
-        (status = 200, description = "The figures of every (account, channel) group and of each account over all channels", body = StatsReport),
+        (status = 200, description = "The figures of every (account, channel) group and of each account over all channels", body = super::schema::document::StatsReport),
         (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = super::error::ErrorBody),
         (status = 403, description = "account= names an account the token does not reach", body = super::error::ErrorBody),

@@ -6,9 +6,9 @@
 //! Knows the store and the live state; knows nothing of HTTP.
 
 use crate::domain::{EventSet, Insert, MessageEvent};
-use crate::metrics::Metrics;
 use crate::service::live::LiveState;
 use crate::store::{InsertOutcome, Store};
+use crate::telemetry::metrics::Metrics;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};

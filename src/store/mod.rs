@@ -710,11 +710,17 @@ impl Store {
         .context("loading calendars")
     }
 
-    /// Stores (or replaces) one account's calendar JSON.
-    pub async fn put_calendar(&self, account: &str, json: &str) -> anyhow::Result<()> {
+    /// Stores (or replaces) one account's calendar JSON, as changed at
+    /// `at` (the caller's clock: the store reads none for data).
+    pub async fn put_calendar(
+        &self,
+        account: &str,
+        json: &str,
+        at: crate::domain::Timestamp,
+    ) -> anyhow::Result<()> {
         const SQL: &str = "INSERT INTO calendars (account, calendar, updated_at_us) VALUES ($1, $2, $3) \
              ON CONFLICT (account) DO UPDATE SET calendar = excluded.calendar, updated_at_us = excluded.updated_at_us";
-        let now = chrono::Utc::now().timestamp_micros();
+        let now = at.unix_micros();
         match self {
             Store::Sqlite(pool) => sqlx::query(SQL)
                 .bind(account)

@@ -148,7 +148,7 @@ impl Node {
 /// 7d and 30d windows hold all of them and 1h/24h none, whenever a node
 /// refreshes its gauges), with 24 accounts spread over the partitions.
 pub fn recent_events(n: u64, seed: u64) -> Vec<String> {
-    crate::helpers::generated_lines(replywatch::generate::GenerateOptions {
+    crate::helpers::generated_lines(replywatch::files::generate::GenerateOptions {
         events: n,
         seed,
         accounts: 24,
@@ -433,7 +433,7 @@ async fn assert_metrics_sum_to_one_node(
             );
         }
     }
-    let single = replywatch::metrics::Metrics::new(
+    let single = replywatch::telemetry::metrics::Metrics::new(
         ["1h", "24h", "7d", "30d"]
             .iter()
             .map(|w| w.parse().unwrap())

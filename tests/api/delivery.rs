@@ -226,7 +226,7 @@ async fn https_sink(
 /// a relay that never answers costs bounded time, not a hung run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_go_out_over_starttls_with_auth_and_to_an_https_webhook() {
-    use replywatch::deliver::{Delivered, Delivery, deliver};
+    use replywatch::reports::delivery::{Delivered, Delivery, deliver};
     let dir = std::env::temp_dir().join(format!("replywatch-delivery-tls-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

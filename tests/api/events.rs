@@ -193,7 +193,7 @@ async fn the_same_batches_in_another_order_give_identical_stats() {
     let lines = generated(6_000, 7);
     let batches: Vec<String> = lines.chunks(250).map(|c| c.join("\n")).collect();
     let mut shuffled = batches.clone();
-    let mut rng = replywatch::generate::Rng::new(99);
+    let mut rng = replywatch::files::generate::Rng::new(99);
     for i in (1..shuffled.len()).rev() {
         shuffled.swap(i, rng.below(i as u64 + 1) as usize);
     }

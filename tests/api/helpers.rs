@@ -166,7 +166,7 @@ impl TestApp {
 
 /// `n` synthetic NDJSON lines from the generator (re-deliveries included, no conflicts).
 pub fn generated(n: u64, seed: u64) -> Vec<String> {
-    generated_lines(replywatch::generate::GenerateOptions {
+    generated_lines(replywatch::files::generate::GenerateOptions {
         events: n,
         seed,
         accounts: 3,
@@ -178,9 +178,9 @@ pub fn generated(n: u64, seed: u64) -> Vec<String> {
 }
 
 /// The generator's NDJSON lines for `opts`.
-pub fn generated_lines(opts: replywatch::generate::GenerateOptions) -> Vec<String> {
+pub fn generated_lines(opts: replywatch::files::generate::GenerateOptions) -> Vec<String> {
     let mut out = Vec::new();
-    replywatch::generate::generate(&opts, &mut out, |_| {}).unwrap();
+    replywatch::files::generate::generate(&opts, &mut out, |_| {}).unwrap();
     String::from_utf8(out)
         .unwrap()
         .lines()

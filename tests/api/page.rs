@@ -107,7 +107,7 @@ fn cells(dom: &str) -> Vec<Cell> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_page_in_chromium_shows_the_figures_of_v1_stats() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let opts = replywatch::generate::GenerateOptions {
+    let opts = replywatch::files::generate::GenerateOptions {
         events: 6_000,
         seed: 5,
         accounts: 2,
@@ -115,7 +115,7 @@ async fn the_dashboard_page_in_chromium_shows_the_figures_of_v1_stats() {
         days: 6,
     };
     let mut week = Vec::new();
-    replywatch::generate::generate(&opts, &mut week, |_| {}).unwrap();
+    replywatch::files::generate::generate(&opts, &mut week, |_| {}).unwrap();
     // Drop events dated after now (late replies the generator places beyond `end`).
     let now = chrono::Utc::now();
     let body: Vec<&str> = std::str::from_utf8(&week)

@@ -120,7 +120,7 @@ pub fn shuffle_keeping_key_order(
     seed: u64,
 ) -> Vec<replywatch::domain::MessageEvent> {
     use std::collections::HashMap;
-    let mut rng = replywatch::generate::Rng::new(seed);
+    let mut rng = replywatch::files::generate::Rng::new(seed);
     let mut order: Vec<usize> = (0..events.len()).collect();
     for i in (1..order.len()).rev() {
         order.swap(i, rng.below(i as u64 + 1) as usize);

@@ -4,7 +4,7 @@
 //! that import polars.
 
 use crate::domain::{EventError, EventSet, Insert, Location, MessageEvent, Timestamp};
-use crate::ndjson::{OnInvalid, ReadSummary};
+use crate::files::ndjson::{OnInvalid, ReadSummary};
 use anyhow::Context;
 use polars::prelude::{CsvReadOptions, DataFrame, DataType, ParquetReader, SerReader, TimeUnit};
 use serde_json::{Map, Value};

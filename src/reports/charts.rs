@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use plotters::prelude::*;
 use std::sync::OnceLock;
 
-static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 const SIZE: (u32, u32) = (960, 540);
 
 /// The charts of issue 7.

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 /// The section-4 document (`analyze`, `GET /v1/stats`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatsReport {
     /// RFC 3339, UTC.
     pub as_of: String,
@@ -16,7 +16,7 @@ pub struct StatsReport {
 
 /// The SPEC §3 figures of one (`account`, `channel`) group, or of an account
 /// over all its channels (`channel` = `"all"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupStats {
     pub account: String,
     pub channel: String,
@@ -40,7 +40,7 @@ pub struct GroupStats {
 }
 
 /// Per-agent figures over the requests an agent answered (SPEC §3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentStats {
     pub agent: Option<String>,
     pub answered: u64,

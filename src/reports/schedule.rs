@@ -1,14 +1,14 @@
 //! Scheduled reports inside `serve` (`--report "weekly mon 08:00 Europe/Istanbul"`,
 //! repeatable): at each due instant every account's report for the period
 //! just ended is written into `--reports-dir/{name}-{last date}/{folder}/`
-//! (`deliver::folder_name`: a readable prefix of the account and a hash;
+//! (`delivery::folder_name`: a readable prefix of the account and a hash;
 //! `account.txt` inside names the account).
 //! A run missed while the service was down happens once at start-up (the
 //! last run of each schedule is remembered in `.schedule-state.json`).
 
 use crate::domain::{CalendarBook, Timestamp};
 use crate::engine::Engine;
-use crate::report::{ReportSpec, write_report};
+use crate::reports::tables::{ReportSpec, write_report};
 use crate::service::figures::{Figures, Scope};
 use anyhow::{Context, bail};
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Weekday};
@@ -153,12 +153,12 @@ fn save_state(dir: &Path, state: &BTreeMap<String, i64>) -> anyhow::Result<()> {
 
 /// The headline of one account's period: requests, response rate, median, badge.
 fn headline(set: &crate::domain::EventSet, account: &str, spec: &ReportSpec) -> String {
-    let start = crate::report::local_midnight(spec.timezone, spec.from);
+    let start = crate::reports::tables::local_midnight(spec.timezone, spec.from);
     let end = spec
         .to
         .succ_opt()
         .map_or(spec.now, |d| {
-            crate::report::local_midnight(spec.timezone, d)
+            crate::reports::tables::local_midnight(spec.timezone, d)
         })
         .min(spec.now);
     let mut opts = crate::domain::AnalyzeOptions::new(end, end.since(start));
@@ -197,7 +197,7 @@ pub fn run(
     run_date: NaiveDate,
     dir: &Path,
     calendars: &CalendarBook,
-) -> anyhow::Result<(PathBuf, Vec<crate::deliver::Delivered>)> {
+) -> anyhow::Result<(PathBuf, Vec<crate::reports::delivery::Delivered>)> {
     let (from, to) = schedule.period(run_date);
     let name = format!("{}-{}", schedule.name(), to);
     let folder = dir.join(&name);
@@ -227,10 +227,10 @@ pub fn run(
                 now: Timestamp::from_datetime(chrono::Utc::now()),
             };
             // One account's failure never stops the others' reports.
-            let folder_of = crate::deliver::folder_name(&account);
+            let folder_of = crate::reports::delivery::folder_name(&account);
             let out = partial.join(&folder_of);
             let written = write_report(set, &spec, &out).and_then(|w| {
-                std::fs::write(out.join(crate::deliver::ACCOUNT_FILE), &account)?;
+                std::fs::write(out.join(crate::reports::delivery::ACCOUNT_FILE), &account)?;
                 Ok(w)
             });
             let written = match written {
@@ -245,7 +245,7 @@ pub fn run(
                     continue;
                 }
             };
-            delivered.push(crate::deliver::Delivered {
+            delivered.push(crate::reports::delivery::Delivered {
                 run: name.clone(),
                 headline: headline(set, &account, &spec),
                 files: written
@@ -299,7 +299,7 @@ pub async fn run_forever(
     dir: PathBuf,
     keep: usize,
     calendars: Arc<crate::service::calendars::Calendars>,
-    delivery: crate::deliver::Delivery,
+    delivery: crate::reports::delivery::Delivery,
 ) {
     while !figures.is_ready() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -330,7 +330,7 @@ pub async fn run_forever(
                     if !removed.is_empty() {
                         tracing::info!(?removed, keep, "old report runs removed (--reports-keep)");
                     }
-                    for e in crate::deliver::deliver(&delivery, &reports, &dir).await {
+                    for e in crate::reports::delivery::deliver(&delivery, &reports, &dir).await {
                         tracing::error!(error = format!("{e:#}"), "delivering a report failed");
                     }
                 }

@@ -1,5 +1,9 @@
-//! Logging: a tracing subscriber on stderr, filtered by `RUST_LOG`
-//! (default `info`). Initialised once by the binary; tests may skip it.
+//! What the service says about itself: logs (a tracing subscriber on
+//! stderr, filtered by `RUST_LOG`, default `info`; initialised once by the
+//! binary, tests may skip it) and the Prometheus exposition of SPEC §5
+//! ([`metrics`]). Must not depend on HTTP or the store.
+
+pub mod metrics;
 
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;

@@ -781,16 +781,10 @@ fn pending_older_than(
     let set = engine.set();
     let start = now.minus(longest);
     let mut per_stream: Vec<[u64; 4]> = vec![[0; 4]; set.streams().len()];
+    let ages = PENDING_AGES.map(|(_, t)| t);
     for (stream, requests) in engine.operational_requests() {
-        for r in requests {
-            if r.opened_at < start || r.opened_at >= now || r.reply.is_some_and(|x| x.at < now) {
-                continue;
-            }
-            let age = now.since(r.opened_at).0 / 1_000_000;
-            for (i, (_, t)) in PENDING_AGES.iter().enumerate() {
-                per_stream[stream as usize][i] += u64::from(age >= *t);
-            }
-        }
+        per_stream[stream as usize] =
+            crate::domain::stats::pending_older_than(requests, start, now, &ages);
     }
     let mut out: HashMap<(String, String), [u64; 4]> = HashMap::new();
     for (s, counts) in set.streams().iter().zip(per_stream) {

@@ -5,11 +5,17 @@
 //! batches, and prints events/s, the time to 202 (p50/p99/max) and the ratio.
 //! Each phase gets a fresh database: SQLite files in a temp dir, or
 //! PostgreSQL databases created and dropped on the given server.
+//! `bench metrics` (below), [`cluster`], [`engine`] and [`slo`] are the
+//! other benchmarks; BENCHMARKS.md has their figures.
+
+pub mod cluster;
+pub mod engine;
+pub mod slo;
 
 use crate::config::{Retention, ServeConfig};
 use crate::domain::{EventSet, MessageEvent};
-use crate::generate::{GenerateOptions, generate};
-use crate::ndjson::{OnInvalid, read_into};
+use crate::files::generate::{GenerateOptions, generate};
+use crate::files::ndjson::{OnInvalid, read_into};
 use crate::startup::Application;
 use crate::store::Store;
 use anyhow::{Context, bail};
@@ -330,7 +336,7 @@ pub fn run_bench_metrics(
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<()> {
     use crate::engine::Engine;
-    use crate::metrics::{MetricWindow, Metrics};
+    use crate::telemetry::metrics::{MetricWindow, Metrics};
     crate::telemetry::init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -4,13 +4,13 @@
 //! requests; `daily.csv`, `agents.csv` and the PNG charts are all computed
 //! from that table, so their numbers agree with each other.
 
-use crate::charts::{Chart, render};
 use crate::domain::daily::{DailyRow, SLA_BUCKETS, Series};
 use crate::domain::stats::{Clock, Measured};
 use crate::domain::time::{ONE_DAY, ONE_HOUR};
 use crate::domain::{
     ALL_CHANNELS, CalendarBook, EventSet, ReplyPolicy, Timestamp, derive_requests,
 };
+use crate::reports::charts::{Chart, render};
 use anyhow::Context;
 use chrono::{Datelike, NaiveDate, TimeZone, Timelike};
 use chrono_tz::Tz;

@@ -12,8 +12,8 @@ use crate::domain::decisions::{DECISION_THRESHOLDS, decided_at};
 use crate::domain::stats::Clock;
 use crate::domain::{EventSet, MessageEvent, Micros, ReplyPolicy, Timestamp};
 use crate::engine::Engine;
-use crate::generate::{GenerateOptions, generate};
-use crate::metrics::Metrics;
+use crate::files::generate::{GenerateOptions, generate};
+use crate::telemetry::metrics::Metrics;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
