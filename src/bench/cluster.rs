@@ -7,9 +7,7 @@
 //! one with SIGTERM and prints how long until their partitions are served
 //! again.
 
-use crate::bench::{
-    BenchIngestArgs, distinct_events, ndjson_bodies, percentile, post_bodies, scratch,
-};
+use crate::bench::{distinct_events, ndjson_bodies, percentile, post_bodies};
 use anyhow::{Context, bail};
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
@@ -21,13 +19,6 @@ pub struct BenchClusterArgs {
     /// The nats-server binary (Debian's package installs /usr/sbin/nats-server).
     #[arg(long, default_value = "/usr/sbin/nats-server")]
     pub nats_server: String,
-    /// PostgreSQL server to create the benchmark databases on.
-    #[arg(
-        long,
-        env = "REPLYWATCH_BENCH_POSTGRES",
-        default_value = "postgres://root@127.0.0.1:5432/test"
-    )]
-    pub postgres_url: String,
     /// Measure 1, 2, … up to this many nodes.
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
@@ -36,17 +27,12 @@ pub struct BenchClusterArgs {
     /// Distinct events per run.
     #[arg(long, default_value_t = 300_000)]
     pub events: usize,
-    /// Events per HTTP request.
-    #[arg(long, default_value_t = 1_000)]
-    pub batch: usize,
-    /// Concurrent HTTP clients (spread over the nodes).
-    #[arg(long, default_value_t = 4)]
-    pub clients: usize,
     /// Lease TTL of the nodes (the failover time is about this plus a renewal period).
     #[arg(long, default_value = "5s")]
     pub lease_ttl: String,
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    /// Clients are spread over the nodes.
+    #[command(flatten)]
+    pub load: super::LoadArgs,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -210,16 +196,10 @@ async fn run_nodes(
     while std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_err() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let db = scratch(
-        &BenchIngestArgs {
-            backend: crate::bench::Backend::Postgres,
-            postgres_url: args.postgres_url.clone(),
-            events: 0,
-            batch: 0,
-            clients: 0,
-            seed: 0,
-        },
-        &format!("cluster{n}"),
+    let db = crate::store::scratch::ScratchDb::create(
+        crate::store::scratch::Backend::Postgres,
+        &format!("bench_cluster{n}"),
+        &args.load.postgres_url,
     )
     .await?;
     let mut nodes = Vec::new();
@@ -242,7 +222,7 @@ async fn run_nodes(
         .iter()
         .map(|p| format!("http://127.0.0.1:{p}/v1/events"))
         .collect();
-    let latencies = post_bodies(&client, &urls, bodies, args.clients).await?;
+    let latencies = post_bodies(&client, &urls, bodies, args.load.clients).await?;
     let acked = t.elapsed();
     wait_covered(
         &client,
@@ -320,8 +300,8 @@ pub fn run_bench_cluster(
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<()> {
     crate::telemetry::init();
-    let events = distinct_events(args.events, args.seed)?;
-    let bodies = ndjson_bodies(&events, args.batch);
+    let events = distinct_events(args.events, args.load.seed)?;
+    let bodies = ndjson_bodies(&events, args.load.batch);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -329,8 +309,8 @@ pub fn run_bench_cluster(
         out,
         "{} distinct events; batches of {}; {} clients; {} partitions; nodes, NATS, PostgreSQL and clients share this machine's {} cores",
         events.len(),
-        args.batch,
-        args.clients,
+        args.load.batch,
+        args.load.clients,
         args.partitions,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     )?;

@@ -25,20 +25,17 @@ use std::time::{Duration, Instant};
 
 pub use crate::store::scratch::{Backend, ScratchDb};
 
+/// The load of an HTTP benchmark: where its databases live and how its
+/// clients post (shared by `bench ingest` and `bench cluster`).
 #[derive(Debug, Clone, clap::Args)]
-pub struct BenchIngestArgs {
-    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
-    pub backend: Backend,
-    /// PostgreSQL server to create the benchmark databases on (`--backend postgres`).
+pub struct LoadArgs {
+    /// PostgreSQL server to create the benchmark databases on.
     #[arg(
         long,
         env = "REPLYWATCH_BENCH_POSTGRES",
         default_value = "postgres://root@127.0.0.1:5432/test"
     )]
     pub postgres_url: String,
-    /// Distinct events to store in each phase.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub events: usize,
     /// Events per HTTP request.
     #[arg(long, default_value_t = 1_000)]
     pub batch: usize,
@@ -47,6 +44,17 @@ pub struct BenchIngestArgs {
     pub clients: usize,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchIngestArgs {
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    pub backend: Backend,
+    /// Distinct events to store in each phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    #[command(flatten)]
+    pub load: LoadArgs,
 }
 
 /// Distinct synthetic events, in generation order.
@@ -71,7 +79,12 @@ pub(crate) fn distinct_events(n: usize, seed: u64) -> anyhow::Result<Vec<Message
 /// A fresh, empty database for one phase, and how to remove it.
 /// A scratch database of the benchmark's backend (`store::scratch`).
 pub(crate) async fn scratch(args: &BenchIngestArgs, name: &str) -> anyhow::Result<ScratchDb> {
-    ScratchDb::create(args.backend, &format!("bench_{name}"), &args.postgres_url).await
+    ScratchDb::create(
+        args.backend,
+        &format!("bench_{name}"),
+        &args.load.postgres_url,
+    )
+    .await
 }
 
 /// Time to store `events` with a plain multi-row INSERT in one transaction.
@@ -121,7 +134,7 @@ async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     // Bodies are built before the clock starts: the client must not be the bottleneck.
-    let bodies = ndjson_bodies(events, args.batch);
+    let bodies = ndjson_bodies(events, args.load.batch);
     let t = Instant::now();
     let (probe_stop, mut probe_stopped) = tokio::sync::oneshot::channel::<()>();
     let probe = {
@@ -141,7 +154,7 @@ async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::
             }
         })
     };
-    let latencies = post_bodies(&client, &[url], bodies, args.clients).await?;
+    let latencies = post_bodies(&client, &[url], bodies, args.load.clients).await?;
     let _ = probe_stop.send(());
     let health = probe.await.context("health probe")?;
     // The clock stops when the server has shut down: every event is then in
@@ -247,7 +260,7 @@ pub fn run_bench_ingest(
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<()> {
     crate::telemetry::init();
-    let events = distinct_events(args.events, args.seed)?;
+    let events = distinct_events(args.events, args.load.seed)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -264,8 +277,8 @@ pub fn run_bench_ingest(
         "backend: {:?}; {} distinct events; batches of {}; {} clients",
         args.backend,
         events.len(),
-        args.batch,
-        args.clients
+        args.load.batch,
+        args.load.clients
     )?;
     writeln!(
         out,
