@@ -108,6 +108,31 @@ fn gauges_equal_the_core_at_the_scrape_instant_and_nulls_are_left_out() {
 }
 
 #[test]
+fn pending_requests_of_several_conversations_add_up_by_age() {
+    // Three conversations of one (account, channel): 3 h, 2 h and 10 min
+    // waiting at 12:00; the counts are per group, not per conversation.
+    let engine = engine_of(vec![
+        ev("acme", "c1", "1", "customer", "2026-11-01T09:00:00Z"),
+        ev("acme", "c2", "2", "customer", "2026-11-01T10:00:00Z"),
+        ev("acme", "c3", "3", "customer", "2026-11-01T11:50:00Z"),
+    ]);
+    let metrics = Metrics::new(windows(), 100).unwrap();
+    let text = metrics.render(
+        &engine,
+        parse_rfc3339("2026-11-01T12:00:00Z").unwrap(),
+        &CalendarBook::default(),
+    );
+    for channel in ["messenger", "all"] {
+        let labels = format!(r#"account="acme",channel="{channel}",age="1h""#);
+        assert_eq!(
+            sample(&text, "replywatch_pending_older_than", &labels),
+            Some(2.0),
+            "{channel}"
+        );
+    }
+}
+
+#[test]
 fn time_alone_turns_a_pending_request_into_a_decided_miss() {
     let engine = engine_of(vec![ev(
         "acme",

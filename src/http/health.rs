@@ -93,6 +93,7 @@ pub struct DeadLetterQuery {
     params(("limit" = Option<usize>, Query, description = "At most this many, newest first (default 100, at most 1,000)")),
     responses(
         (status = 200, description = "The newest dead letters", body = Vec<crate::cluster::DeadLetter>),
+        (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
         (status = 404, description = "Not a cluster node: a single node answers a refused batch 422 at once", body = super::error::ErrorBody),
     ),
     security((), ("bearer" = [])))]

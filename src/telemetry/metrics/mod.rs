@@ -782,9 +782,12 @@ fn pending_older_than(
     let start = now.minus(longest);
     let mut per_stream: Vec<[u64; 4]> = vec![[0; 4]; set.streams().len()];
     let ages = PENDING_AGES.map(|(_, t)| t);
+    // One slice per conversation: a stream's counts add up.
     for (stream, requests) in engine.operational_requests() {
-        per_stream[stream as usize] =
-            crate::domain::stats::pending_older_than(requests, start, now, &ages);
+        let counts = crate::domain::stats::pending_older_than(requests, start, now, &ages);
+        for (total, n) in per_stream[stream as usize].iter_mut().zip(counts) {
+            *total += n;
+        }
     }
     let mut out: HashMap<(String, String), [u64; 4]> = HashMap::new();
     for (s, counts) in set.streams().iter().zip(per_stream) {
