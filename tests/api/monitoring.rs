@@ -105,6 +105,16 @@ async fn populated_app() -> TestApp {
             r#"{{"id":"3","account":"acme","channel":"messenger","conversation":"c2","from":"customer","at":"{}"}}"#,
             at(30)
         ),
+        // Waiting 21 h: the messaging window closes soon, and (decided for
+        // 24 h? not yet) — and one waiting 25 h: a decided miss for the badge.
+        format!(
+            r#"{{"id":"4","account":"acme","channel":"messenger","conversation":"c3","from":"customer","at":"{}"}}"#,
+            at(21 * 3600)
+        ),
+        format!(
+            r#"{{"id":"5","account":"acme","channel":"messenger","conversation":"c4","from":"customer","at":"{}"}}"#,
+            at(25 * 3600)
+        ),
     ];
     assert_eq!(app.post_ndjson(lines.join("\n")).await.status, 202);
     // A duplicate and a rejected batch, so that those counters have series too.
@@ -149,36 +159,49 @@ async fn prometheus_with_the_rules_fires_the_pending_alert_and_runs_every_dashbo
     let app = populated_app().await;
     // The shipped rules with a test-sized threshold (5 s) and no `for` delay.
     let rules = std::fs::read_to_string(repo().join("dashboards/prometheus/alerts.yml")).unwrap();
-    let test_rules = rules
-        .replace(
-            "replywatch_oldest_pending_seconds{channel!=\"all\"} > 3600",
-            "replywatch_oldest_pending_seconds{channel!=\"all\"} > 5",
-        )
-        .replace("for: 5m", "for: 0s");
-    assert_ne!(
-        rules, test_rules,
-        "the pending alert's expression changed: update this test"
-    );
+    // The shipped rules without their `for` delays.
+    let test_rules: String = rules
+        .lines()
+        .map(|l| match l.trim_start().strip_prefix("for: ") {
+            Some(_) => format!("{}for: 0s", &l[..l.len() - l.trim_start().len()]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(rules.trim_end(), test_rules, "the rules have `for` delays");
     let prometheus = Prometheus::start(app.addr, Some(&test_rules));
     let client = replywatch::tls::client();
-    let mut firing = None;
+    // The alerts this state must fire, each for acme.
+    let wanted = [
+        "ReplywatchRequestPendingTooLong",
+        "ReplywatchMessagingWindowClosing",
+        "ReplywatchBadgeAtRisk",
+    ];
+    let mut fired: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
     for _ in 0..160 {
         if let Some(alerts) = prometheus.get(&client, "/api/v1/alerts").await {
-            firing = alerts["data"]["alerts"].as_array().and_then(|list| {
-                list.iter()
-                    .find(|a| {
-                        a["labels"]["alertname"] == "ReplywatchRequestPendingTooLong"
-                            && a["state"] == "firing"
-                    })
-                    .cloned()
-            });
-            if firing.is_some() {
+            for a in alerts["data"]["alerts"].as_array().into_iter().flatten() {
+                if a["state"] == "firing" {
+                    let name = a["labels"]["alertname"].as_str().unwrap_or("").to_string();
+                    fired.entry(name).or_insert_with(|| a.clone());
+                }
+            }
+            if wanted.iter().all(|w| fired.contains_key(*w)) {
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    // Every dashboard query is valid PromQL for this Prometheus.
+    // A reply once Prometheus has scraped: the histogram and the ingestion
+    // counters then increase between two of its samples.
+    let reply = format!(
+        r#"{{"id":"6","account":"acme","channel":"messenger","conversation":"c2","from":"agent","at":"{}"}}"#,
+        chrono::Utc::now().to_rfc3339()
+    );
+    assert_eq!(app.post_ndjson(reply).await.status, 202);
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    // Every dashboard query is valid PromQL for this Prometheus and
+    // returns series.
     let mut bad = Vec::new();
     for (title, expr) in dashboard_queries() {
         let q = expr
@@ -189,15 +212,80 @@ async fn prometheus_with_the_rules_fires_the_pending_alert_and_runs_every_dashbo
             .get(&client, &format!("/api/v1/query?query={}", encode(&q)))
             .await
         {
-            Some(v) if v["status"] == "success" => {}
+            Some(v)
+                if v["status"] == "success"
+                    && v["data"]["result"]
+                        .as_array()
+                        .is_some_and(|r| !r.is_empty()) => {}
             other => bad.push(format!("{title}: {q}: {other:?}")),
         }
     }
     drop(prometheus);
-    let firing = firing.expect("ReplywatchRequestPendingTooLong never fired");
-    assert_eq!(firing["labels"]["account"], "acme");
-    assert_eq!(firing["labels"]["channel"], "messenger");
+    for w in wanted {
+        let a = fired
+            .get(w)
+            .unwrap_or_else(|| panic!("{w} never fired; fired: {:?}", fired.keys()));
+        assert_eq!(a["labels"]["account"], "acme", "{w}");
+    }
+    assert_eq!(
+        fired["ReplywatchRequestPendingTooLong"]["labels"]["channel"],
+        "messenger"
+    );
+    // (ScrapeDown fires before the first scrape once its `for` is gone.)
+    assert!(
+        !fired.contains_key("ReplywatchIngestionStalled")
+            && !fired.contains_key("ReplywatchBadgeLost"),
+        "{:?}",
+        fired.keys()
+    );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+    app.finish().await;
+}
+
+/// Every metric and label the alert rules select on is in a real scrape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alert_rules_select_only_exported_metrics_and_labels() {
+    let app = populated_app().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let exposition = app.scrape().await;
+    let mut labels_of: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for line in exposition.lines().filter(|l| !l.starts_with('#')) {
+        let Some((name, rest)) = line.split_once('{') else {
+            continue;
+        };
+        let set = labels_of.entry(name.to_string()).or_default();
+        for pair in rest.split(',') {
+            if let Some((k, _)) = pair.split_once('=') {
+                set.insert(k.trim().to_string());
+            }
+        }
+    }
+    let rules: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("dashboards/prometheus/alerts.yml")).unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for group in rules["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let expr = rule["expr"].as_str().unwrap();
+            for name in metric_names(expr) {
+                let exported = labels_of
+                    .get(&name)
+                    .unwrap_or_else(|| panic!("{expr}: {name} is not exported"));
+                // The labels its selector names.
+                let after = &expr[expr.find(&name).unwrap() + name.len()..];
+                if let Some(selector) = after.strip_prefix('{') {
+                    let selector = &selector[..selector.find('}').unwrap()];
+                    for m in selector.split(',') {
+                        let key = m.split(['=', '!', '~']).next().unwrap().trim().to_string();
+                        assert!(exported.contains(&key), "{expr}: {name} has no label {key}");
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6, "{checked}");
     app.finish().await;
 }
 

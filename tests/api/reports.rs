@@ -108,9 +108,29 @@ async fn a_missed_daily_report_runs_once_at_start_up_and_is_listed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let state = std::fs::read_to_string(&state_file).unwrap();
+    let run_folder = dir.join(format!("daily-0000-{yesterday}"));
+    let written = std::fs::metadata(&run_folder).unwrap().modified().unwrap();
     let db = app.stop().await;
     let app = TestApp::spawn_on(db, configure).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The first run was delivered within a second of start-up; a repeat
+    // would rewrite the folder and mail and post again.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), mails.recv_async())
+            .await
+            .is_err(),
+        "a second e-mail after the restart"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), posts.recv_async())
+            .await
+            .is_err(),
+        "a second webhook post after the restart"
+    );
+    assert_eq!(
+        std::fs::metadata(&run_folder).unwrap().modified().unwrap(),
+        written,
+        "the run's folder was written again"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.join(".schedule-state.json")).unwrap(),
         state
