@@ -135,6 +135,52 @@ async fn messenger_deliveries_are_stored_once_and_give_the_stats() {
     app.finish().await;
 }
 
+/// Instagram Direct (SPEC §7: `object: "instagram"`, the Messenger shape):
+/// a customer message, an automatic reply by the configured auto app, and
+/// a person's reply; on channel `instagram` of the Instagram account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instagram_deliveries_are_stored_on_the_instagram_channel() {
+    let app = app().await;
+    let payload = json!({"object": "instagram", "entry": [
+        {"id": "IG_ACCOUNT", "time": 1793613600000u64, "messaging": [
+            {"sender": {"id": "IGSID_1"}, "recipient": {"id": "IG_ACCOUNT"}, "timestamp": 1793613600000u64,
+             "message": {"mid": "ig_1", "text": "do you ship to Izmir?"}},
+            {"sender": {"id": "IG_ACCOUNT"}, "recipient": {"id": "IGSID_1"}, "timestamp": 1793613601000u64,
+             "message": {"mid": "ig_2", "is_echo": true, "app_id": 1234, "text": "We are away, back soon."}},
+            {"sender": {"id": "IG_ACCOUNT"}, "recipient": {"id": "IGSID_1"}, "timestamp": 1793614200000u64,
+             "message": {"mid": "ig_3", "is_echo": true, "text": "Yes, in 2 days."}}
+        ]}
+    ]});
+    let body = serde_json::to_vec(&payload).unwrap();
+    let (status, outcome) = deliver(&app, &body, Some(sign(&body, SECRET))).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["accepted"], 3);
+    let stats = app
+        .get("/v1/stats?as_of=2026-11-03T00:00:00Z&window=7d&account=IG_ACCOUNT")
+        .await
+        .body;
+    let groups = stats["groups"].as_array().unwrap();
+    let channels: Vec<&str> = groups
+        .iter()
+        .map(|g| g["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, ["instagram", "all"]);
+    let g = &groups[0];
+    assert_eq!(
+        (g["requests"].as_u64(), g["answered"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        g["median_first_reply_seconds"], 600.0,
+        "the automatic reply never answers; the person's does"
+    );
+    assert_eq!(
+        g["badge_response_seconds"], 600.0,
+        "nor does it for the badge (auto is not a bot)"
+    );
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whatsapp_sent_statuses_answer_customer_messages() {
     let app = app().await;
