@@ -45,6 +45,40 @@ pub struct ServeConfig {
     /// /v1, / and /accounts/... need a token.
     #[arg(long, env = "REPLYWATCH_TOKENS", value_name = "FILE")]
     pub tokens: Option<PathBuf>,
+    /// Start with a generated, realistic month of events in a throw-away SQLite database (ignores --database-url).
+    #[arg(long, env = "REPLYWATCH_DEMO")]
+    pub demo: bool,
+    /// Business hours per account (JSON, SPEC §3), used by `/v1/stats?clock=business`.
+    #[arg(long, env = "REPLYWATCH_CALENDAR", value_name = "FILE")]
+    pub calendar: Option<PathBuf>,
+    /// Reply-time objectives (YAML; `replywatch rules --help` shows the format), re-read when the
+    /// file changes: the accounts of `clock: business` objectives that have a calendar are also
+    /// counted in business time (replywatch_requests_decided_total{clock="business"}).
+    #[arg(long, env = "REPLYWATCH_SLO", value_name = "FILE")]
+    pub slo: Option<PathBuf>,
+    /// Bot messages answer requests in the operational figures of /metrics (the badge always counts them).
+    #[arg(long, env = "REPLYWATCH_BOTS_COUNT_AS_REPLIES")]
+    pub bots_count_as_replies: bool,
+    #[command(flatten)]
+    pub ingestion: IngestionArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub meta: MetaArgs,
+    #[command(flatten)]
+    pub scheduled: ScheduledReportArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub cluster: crate::cluster::ClusterArgs,
+}
+
+/// How batches are taken in: sizes and the queue of the group-commit worker.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Ingestion")]
+pub struct IngestionArgs {
     /// Largest accepted request body, in bytes (413 above).
     #[arg(long, env = "REPLYWATCH_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -57,12 +91,24 @@ pub struct ServeConfig {
     /// Most events committed in one transaction (group commit of queued batches).
     #[arg(long, env = "REPLYWATCH_GROUP_EVENTS", default_value_t = 50_000)]
     pub group_events: usize,
+}
+
+/// How long events are kept.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Retention")]
+pub struct RetentionArgs {
     /// Events older than this are deleted in the background (`off` keeps everything).
     #[arg(long, env = "REPLYWATCH_RETENTION", default_value = "400d", value_parser = parse_retention)]
     pub retention: Retention,
     /// How often retention runs.
     #[arg(long, env = "REPLYWATCH_RETENTION_INTERVAL", default_value = "1h", value_parser = parse_window)]
     pub retention_interval: Micros,
+}
+
+/// What /metrics exports and how often its gauges are recomputed.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Metrics")]
+pub struct MetricsArgs {
     /// Windows of the windowed gauges of /metrics (comma-separated).
     #[arg(
         long,
@@ -91,9 +137,12 @@ pub struct ServeConfig {
     /// When set, GET /metrics needs `Authorization: Bearer <token>` (its own token, SPEC §6).
     #[arg(long, env = "REPLYWATCH_METRICS_TOKEN", hide_env_values = true, value_parser = crate::secret::parse_secret)]
     pub metrics_token: Option<Secret>,
-    /// Bot messages answer requests in the operational figures of /metrics (the badge always counts them).
-    #[arg(long, env = "REPLYWATCH_BOTS_COUNT_AS_REPLIES")]
-    pub bots_count_as_replies: bool,
+}
+
+/// Meta webhooks (SPEC §7): the handshake token, the signing secrets and which apps are automation.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Meta webhooks")]
+pub struct MetaArgs {
     /// Meta webhooks: the verify token of the subscription handshake (GET /webhooks/meta).
     #[arg(long, env = "REPLYWATCH_META_VERIFY_TOKEN", hide_env_values = true, value_parser = crate::secret::parse_secret)]
     pub meta_verify_token: Option<Secret>,
@@ -112,6 +161,12 @@ pub struct ServeConfig {
     /// App ids whose echoes are Meta's automatic responses (`auto`: instant replies, away messages).
     #[arg(long, env = "REPLYWATCH_META_AUTO_APP_ID", value_delimiter = ',')]
     pub meta_auto_app_id: Vec<String>,
+}
+
+/// Scheduled reports and their delivery.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Scheduled reports")]
+pub struct ScheduledReportArgs {
     /// A scheduled report, e.g. "weekly mon 08:00 Europe/Istanbul" or "daily 07:00 UTC" (repeatable).
     #[arg(
         long = "report",
@@ -150,26 +205,12 @@ pub struct ServeConfig {
     /// HTTP or HTTPS webhook that gets a Slack-style {"text": …} with each run's headline figures.
     #[arg(long, env = "REPLYWATCH_REPORT_WEBHOOK", value_name = "URL")]
     pub report_webhook: Option<String>,
-    /// Start with a generated, realistic month of events in a throw-away SQLite database (ignores --database-url).
-    #[arg(long, env = "REPLYWATCH_DEMO")]
-    pub demo: bool,
-    /// Business hours per account (JSON, SPEC §3), used by `/v1/stats?clock=business`.
-    #[arg(long, env = "REPLYWATCH_CALENDAR", value_name = "FILE")]
-    pub calendar: Option<PathBuf>,
-    /// Reply-time objectives (YAML; `replywatch rules --help` shows the format), re-read when the
-    /// file changes: the accounts of `clock: business` objectives that have a calendar are also
-    /// counted in business time (replywatch_requests_decided_total{clock="business"}).
-    #[arg(long, env = "REPLYWATCH_SLO", value_name = "FILE")]
-    pub slo: Option<PathBuf>,
-    #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
-    pub cluster: crate::cluster::ClusterArgs,
 }
 
 /// What one client may hold of the server (issue 15): time to send a
 /// request, connections at once, and the stop's grace.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
     /// A request's head (request line and headers) must arrive within this
     /// (a client that sends half a request is disconnected).
@@ -242,47 +283,103 @@ impl ServeConfig {
             api_token: None,
             tokens: None,
             slo: None,
-            max_body_bytes: 16 * 1024 * 1024,
-            max_batch_events: 100_000,
-            queue_events: 500_000,
-            group_events: 50_000,
-            retention: Retention::Off,
-            retention_interval: Micros(3_600_000_000),
+            ingestion: IngestionArgs {
+                max_body_bytes: 16 * 1024 * 1024,
+                max_batch_events: 100_000,
+                queue_events: 500_000,
+                group_events: 50_000,
+            },
+            retention: RetentionArgs {
+                retention: Retention::Off,
+                retention_interval: Micros(3_600_000_000),
+            },
             calendar: None,
-            metrics_windows: ["1h", "24h", "7d", "30d"]
-                .iter()
-                .filter_map(|w| w.parse().ok())
-                .collect(),
-            metrics_refresh: Micros(1_000_000),
-            max_series_accounts: 10_000,
-            max_series: 200_000,
-            agent_metrics: false,
-            max_series_agents: 1_000,
-            metrics_token: None,
+            metrics: MetricsArgs {
+                metrics_windows: ["1h", "24h", "7d", "30d"]
+                    .iter()
+                    .filter_map(|w| w.parse().ok())
+                    .collect(),
+                metrics_refresh: Micros(1_000_000),
+                max_series_accounts: 10_000,
+                max_series: 200_000,
+                agent_metrics: false,
+                max_series_agents: 1_000,
+                metrics_token: None,
+            },
             bots_count_as_replies: false,
-            reports: Vec::new(),
-            report_smtp: None,
-            report_mail_from: None,
-            report_mail_to: Vec::new(),
-            report_webhook: None,
-            report_tls_ca: None,
-            reports_dir: std::path::PathBuf::from("reports"),
-            reports_keep: 60,
+            scheduled: ScheduledReportArgs {
+                reports: Vec::new(),
+                report_smtp: None,
+                report_mail_from: None,
+                report_mail_to: Vec::new(),
+                report_webhook: None,
+                report_tls_ca: None,
+                reports_dir: std::path::PathBuf::from("reports"),
+                reports_keep: 60,
+            },
             demo: false,
-            meta_verify_token: None,
-            meta_app_secret: Vec::new(),
-            meta_bot_app_id: Vec::new(),
-            meta_auto_app_id: Vec::new(),
+            meta: MetaArgs {
+                meta_verify_token: None,
+                meta_app_secret: Vec::new(),
+                meta_bot_app_id: Vec::new(),
+                meta_auto_app_id: Vec::new(),
+            },
             limits: LimitArgs::default(),
             cluster: Default::default(),
         }
     }
 
+    /// Every rule between options, checked once before anything starts;
+    /// the error names the options.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let i = &self.ingestion;
+        anyhow::ensure!(
+            i.queue_events >= i.max_batch_events,
+            "--queue-events ({}) must be at least --max-batch-events ({}), or a full batch could never be queued",
+            i.queue_events,
+            i.max_batch_events
+        );
+        anyhow::ensure!(
+            !self.metrics.metrics_windows.is_empty(),
+            "--metrics-windows needs at least one window"
+        );
+        #[cfg(not(feature = "reports"))]
+        anyhow::ensure!(
+            self.scheduled.reports.is_empty(),
+            "--report needs the `reports` feature (this build has --no-default-features)"
+        );
+        Ok(())
+    }
+}
+
+impl MetaArgs {
     /// The app ids that classify Meta echoes.
-    pub fn meta_apps(&self) -> crate::webhooks::meta::AppIds {
+    pub fn apps(&self) -> crate::webhooks::meta::AppIds {
         crate::webhooks::meta::AppIds {
             bot: self.meta_bot_app_id.clone(),
             auto: self.meta_auto_app_id.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_names_the_options_that_disagree() {
+        let ok = ServeConfig::for_tests("sqlite://x.db");
+        assert!(ok.validate().is_ok());
+        let mut small_queue = ok.clone();
+        small_queue.ingestion.queue_events = 10;
+        let e = small_queue.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("--queue-events (10)") && e.contains("--max-batch-events"),
+            "{e}"
+        );
+        let mut no_windows = ok;
+        no_windows.metrics.metrics_windows.clear();
+        let e = no_windows.validate().unwrap_err().to_string();
+        assert!(e.contains("--metrics-windows"), "{e}");
     }
 }

@@ -36,12 +36,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
-        anyhow::ensure!(
-            config.queue_events >= config.max_batch_events,
-            "--queue-events ({}) must be at least --max-batch-events ({}), or a full batch could never be queued",
-            config.queue_events,
-            config.max_batch_events
-        );
+        config.validate()?;
         let store = Store::connect(&config.database_url).await?;
         let applied = store.migrate().await?;
         if !applied.is_empty() {
@@ -56,23 +51,22 @@ impl Application {
         let live = Arc::new(LiveState::new(policy));
         let metrics = Arc::new(
             Metrics::with_agents(
-                config.metrics_windows.clone(),
-                config.max_series_accounts,
-                config.agent_metrics.then_some(config.max_series_agents),
+                config.metrics.metrics_windows.clone(),
+                config.metrics.max_series_accounts,
+                config
+                    .metrics
+                    .agent_metrics
+                    .then_some(config.metrics.max_series_agents),
             )?
-            .with_max_series(config.max_series),
+            .with_max_series(config.metrics.max_series),
         );
         let (ingest, worker) = IngestQueue::start(
             store.clone(),
             live.clone(),
             metrics.clone(),
-            config.queue_events,
-            config.group_events,
+            config.ingestion.queue_events,
+            config.ingestion.group_events,
             config.limits.db_timeout(),
-        );
-        anyhow::ensure!(
-            !config.metrics_windows.is_empty(),
-            "--metrics-windows needs at least one window"
         );
         let mut background = Vec::new();
         if let Some(path) = &config.slo {
@@ -123,8 +117,9 @@ impl Application {
             None => (Arc::new(ingest), None),
         };
         let figures = Figures::new(live.clone(), store.clone(), owner);
-        if let Retention::Keep(keep) = config.retention {
-            let every = Duration::from_micros(config.retention_interval.0.max(1_000_000) as u64);
+        if let Retention::Keep(keep) = config.retention.retention {
+            let every =
+                Duration::from_micros(config.retention.retention_interval.0.max(1_000_000) as u64);
             background.push(tokio::spawn(retention::run_forever(
                 store.clone(),
                 live.clone(),
@@ -140,30 +135,25 @@ impl Application {
             figures.clone(),
             metrics.clone(),
             calendars.clone(),
-            Duration::from_micros(config.metrics_refresh.0.max(100_000) as u64),
+            Duration::from_micros(config.metrics.metrics_refresh.0.max(100_000) as u64),
         )));
         #[cfg(feature = "reports")]
-        for schedule in crate::reports::schedule::parse_all(&config.reports)? {
+        for schedule in crate::reports::schedule::parse_all(&config.scheduled.reports)? {
             background.push(tokio::spawn(crate::reports::schedule::run_forever(
                 figures.clone(),
                 schedule,
-                config.reports_dir.clone(),
-                config.reports_keep as usize,
+                config.scheduled.reports_dir.clone(),
+                config.scheduled.reports_keep as usize,
                 calendars.clone(),
                 crate::reports::delivery::Delivery {
-                    smtp: config.report_smtp.clone(),
-                    mail_from: config.report_mail_from.clone(),
-                    mail_to: config.report_mail_to.clone(),
-                    webhook: config.report_webhook.clone(),
-                    tls_ca: config.report_tls_ca.clone(),
+                    smtp: config.scheduled.report_smtp.clone(),
+                    mail_from: config.scheduled.report_mail_from.clone(),
+                    mail_to: config.scheduled.report_mail_to.clone(),
+                    webhook: config.scheduled.report_webhook.clone(),
+                    tls_ca: config.scheduled.report_tls_ca.clone(),
                 },
             )));
         }
-        #[cfg(not(feature = "reports"))]
-        anyhow::ensure!(
-            config.reports.is_empty(),
-            "--report needs the `reports` feature (this build has --no-default-features)"
-        );
         let tokens = Arc::new(crate::access::Tokens::load(
             config.tokens.clone(),
             config.api_token.clone(),

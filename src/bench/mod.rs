@@ -116,7 +116,7 @@ struct HttpResult {
 async fn http_phase(args: &BenchIngestArgs, events: &[MessageEvent]) -> anyhow::Result<HttpResult> {
     let db = scratch(args, "http").await?;
     let mut config = ServeConfig::for_tests(&db.url);
-    config.retention = Retention::Off;
+    config.retention.retention = Retention::Off;
     let app = Application::build(config).await?;
     let addr = app.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -10,7 +10,7 @@ pub fn run_serve(mut config: crate::config::ServeConfig) -> anyhow::Result<()> {
             let dir = std::env::temp_dir().join(format!("replywatch-demo-{}", std::process::id()));
             std::fs::create_dir_all(&dir)?;
             config.database_url = format!("sqlite://{}", dir.join("demo.db").display());
-            config.retention = crate::config::Retention::Off;
+            config.retention.retention = crate::config::Retention::Off;
             Some(dir)
         }
         false => None,

@@ -32,6 +32,7 @@ use crate::domain::Micros;
 
 /// Cluster settings of `serve`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Cluster")]
 pub struct ClusterArgs {
     /// Run as a node of a cluster whose event log is this NATS JetStream server,
     /// e.g. nats://127.0.0.1:4222. Every node needs the same postgres:// --database-url.

@@ -53,7 +53,7 @@ pub async fn require_metrics_token(
     request: Request,
     next: Next,
 ) -> Response {
-    check(state.config.metrics_token.as_ref(), request, next).await
+    check(state.config.metrics.metrics_token.as_ref(), request, next).await
 }
 
 async fn check(token: Option<&Secret>, request: Request, next: Next) -> Response {

@@ -229,11 +229,11 @@ async fn store_batch(
     let bytes = read_body(
         &headers,
         body,
-        state.config.max_body_bytes,
+        state.config.ingestion.max_body_bytes,
         state.config.limits.body_timeout(),
     )
     .await?;
-    let max = state.config.max_batch_events;
+    let max = state.config.ingestion.max_batch_events;
     let events = tokio::task::spawn_blocking(move || parse_batch(format, &bytes, max))
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;

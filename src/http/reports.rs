@@ -47,7 +47,7 @@ pub async fn list_reports(
     State(state): State<AppState>,
     axum::Extension(access): axum::Extension<crate::access::Access>,
 ) -> Json<Vec<ReportEntry>> {
-    let dir = state.config.reports_dir.clone();
+    let dir = state.config.scheduled.reports_dir.clone();
     let mut out = Vec::new();
     for run in sorted_dir(&dir).into_iter().rev() {
         for folder in sorted_dir(&dir.join(&run)) {
@@ -95,7 +95,7 @@ pub async fn get_report_file(
     if ![&run, &folder, &file].iter().all(|c| safe_component(c)) {
         return Err(not_found());
     }
-    let dir = state.config.reports_dir.join(&run).join(&folder);
+    let dir = state.config.scheduled.reports_dir.join(&run).join(&folder);
     let path = dir.join(&file);
     if !access.is_all() {
         let owner = tokio::fs::read_to_string(dir.join(crate::reports::delivery::ACCOUNT_FILE))

@@ -53,7 +53,7 @@ pub async fn verify(State(state): State<AppState>, uri: Uri) -> Response {
     };
     // Both sides non-empty: a `Secret` is never empty, and an empty
     // presented token never matches (issue 15).
-    let expected = state.config.meta_verify_token.as_ref();
+    let expected = state.config.meta.meta_verify_token.as_ref();
     let token_ok = match (expected, q.verify_token.as_deref()) {
         (Some(e), Some(t)) if !t.is_empty() => e.matches(t.as_bytes()),
         _ => false,
@@ -97,7 +97,7 @@ pub async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<WebhookOutcome>> {
-    if state.config.meta_app_secret.is_empty() {
+    if state.config.meta.meta_app_secret.is_empty() {
         return Err(ApiError::NotConfigured(
             "Meta webhooks are off: start replywatch with --meta-app-secret".into(),
         ));
@@ -105,7 +105,7 @@ pub async fn receive(
     let bytes = read_body(
         &headers,
         body,
-        state.config.max_body_bytes,
+        state.config.ingestion.max_body_bytes,
         state.config.limits.body_timeout(),
     )
     .await?;
@@ -113,14 +113,14 @@ pub async fn receive(
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
     // SPEC §7: verified before parsing; nothing stored on a mismatch.
-    if !signature_matches(signature, &bytes, &state.config.meta_app_secret) {
+    if !signature_matches(signature, &bytes, &state.config.meta.meta_app_secret) {
         state.metrics.rejected("bad_signature", 1);
         return Err(ApiError::Unauthorized);
     }
     state.require_ready()?;
     let payload: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
-    let mapped = map_payload(&payload, &state.config.meta_apps());
+    let mapped = map_payload(&payload, &state.config.meta.apps());
     if mapped.unsupported_object {
         state.metrics.rejected("unsupported_object", 1);
     }

@@ -7,7 +7,7 @@ use crate::helpers::{Backend, TestApp};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_take_their_own_token_and_not_the_api_token() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.metrics_token = Some(replywatch::secret::parse_secret("scrape-me").unwrap());
+        c.metrics.metrics_token = Some(replywatch::secret::parse_secret("scrape-me").unwrap());
         c.api_token = Some(replywatch::secret::parse_secret("api-token").unwrap());
     })
     .await;

@@ -82,8 +82,8 @@ async fn one_bad_event_rejects_the_whole_batch_and_lists_every_problem() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_bodies_get_the_right_status_and_leave_the_store_unchanged() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.max_body_bytes = 64 * 1024;
-        c.max_batch_events = 3;
+        c.ingestion.max_body_bytes = 64 * 1024;
+        c.ingestion.max_batch_events = 3;
     })
     .await;
     assert_eq!(app.post_ndjson(E1).await.status, 202);
@@ -226,8 +226,8 @@ async fn the_same_batches_in_another_order_give_identical_stats() {
 async fn retention_deletes_old_events_from_the_store_and_the_figures() {
     for backend in BOTH {
         let app = TestApp::spawn_with(backend, |c| {
-            c.retention = Retention::Keep(Micros(30 * 86_400 * 1_000_000));
-            c.retention_interval = Micros(1_000_000);
+            c.retention.retention = Retention::Keep(Micros(30 * 86_400 * 1_000_000));
+            c.retention.retention_interval = Micros(1_000_000);
         })
         .await;
         let now = chrono::Utc::now();

@@ -27,8 +27,8 @@ async fn schemathesis(app: &TestApp, seed: &str, extra: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.meta_app_secret = vec!["fuzz-secret".into()];
-        c.meta_verify_token = Some("fuzz-token".into());
+        c.meta.meta_app_secret = vec!["fuzz-secret".into()];
+        c.meta.meta_verify_token = Some("fuzz-token".into());
     })
     .await;
     let seed = std::env::var("REPLYWATCH_FUZZ_SEED").unwrap_or_else(|_| "20261127".into());
@@ -58,7 +58,7 @@ async fn raw_bytes_to_every_body_route_never_give_a_5xx() {
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.meta_app_secret = vec!["fuzz-secret".into()];
+        c.meta.meta_app_secret = vec!["fuzz-secret".into()];
     })
     .await;
     let client = app.client.clone();

@@ -364,7 +364,7 @@ fn empty_secrets_refuse_the_start_naming_the_option() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_verify_token_never_passes_the_handshake() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.meta_verify_token = Some("verify-me".into())
+        c.meta.meta_verify_token = Some("verify-me".into())
     })
     .await;
     for q in [

@@ -30,12 +30,12 @@ async fn a_missed_daily_report_runs_once_at_start_up_and_is_listed() {
     let (smtp, mails) = smtp_server().await;
     let (hook, posts) = http_sink().await;
     let configure = |c: &mut replywatch::config::ServeConfig| {
-        c.reports = vec!["daily 00:00 UTC".into()];
-        c.reports_dir = dir.clone();
-        c.report_smtp = Some(smtp.to_string().as_str().into());
-        c.report_mail_from = Some("replywatch@example.test".into());
-        c.report_mail_to = vec!["manager@example.test".into()];
-        c.report_webhook = Some(format!("http://{hook}/hook"));
+        c.scheduled.reports = vec!["daily 00:00 UTC".into()];
+        c.scheduled.reports_dir = dir.clone();
+        c.scheduled.report_smtp = Some(smtp.to_string().as_str().into());
+        c.scheduled.report_mail_from = Some("replywatch@example.test".into());
+        c.scheduled.report_mail_to = vec!["manager@example.test".into()];
+        c.scheduled.report_webhook = Some(format!("http://{hook}/hook"));
     };
     let app = TestApp::spawn_on(db, configure).await;
     let mut listed = serde_json::Value::Null;

@@ -10,10 +10,10 @@ const SECRET: &str = "test-app-secret";
 
 async fn app() -> TestApp {
     TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.meta_verify_token = Some("verify-me".into());
-        c.meta_app_secret = vec!["old-secret".into(), SECRET.into()];
-        c.meta_bot_app_id = vec!["263902037430900".into()];
-        c.meta_auto_app_id = vec!["1234".into()];
+        c.meta.meta_verify_token = Some("verify-me".into());
+        c.meta.meta_app_secret = vec!["old-secret".into(), SECRET.into()];
+        c.meta.meta_bot_app_id = vec!["263902037430900".into()];
+        c.meta.meta_auto_app_id = vec!["1234".into()];
     })
     .await
 }
@@ -201,8 +201,8 @@ async fn whatsapp_sent_statuses_answer_customer_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_deliveries_store_nothing() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.meta_app_secret = vec![SECRET.into()];
-        c.max_body_bytes = 4096;
+        c.meta.meta_app_secret = vec![SECRET.into()];
+        c.ingestion.max_body_bytes = 4096;
     })
     .await;
     let body = serde_json::to_vec(&messenger_payload()).unwrap();
