@@ -128,10 +128,10 @@ pub async fn put_calendar(
         .await
     {
         tracing::error!(error = format!("{e:#}"), "calendar not stored");
-        return Err(ApiError::Unavailable {
-            message: "the database did not store the calendar; retry".into(),
-            retry_after_s: 5,
-        });
+        return Err(ApiError::unavailable(
+            "the database did not store the calendar; retry",
+            super::error::RETRY_STOPPING_S,
+        ));
     }
     state.calendars.set(&account, calendar, raw.clone());
     Ok(Json(AccountCalendar {

@@ -103,8 +103,9 @@ impl ApiError {
 }
 
 /// Retry-After of a 503 that a moment fixes (a full queue, a log that did
-/// not ack), of one that takes a few seconds (loading, a database that did
-/// not answer), and of a stopping service.
+/// not ack), of one that takes a few seconds (loading, a database or an
+/// event log that did not answer), and of a stopping service or a database
+/// that failed a write.
 pub const RETRY_SOON_S: u32 = 1;
 pub const RETRY_LATER_S: u32 = 2;
 pub const RETRY_STOPPING_S: u32 = 5;

@@ -119,10 +119,10 @@ pub async fn dead_letters(
         Ok(list) => Ok(Json(list)),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "listing dead letters failed");
-            Err(super::ApiError::Unavailable {
-                message: "the event log (NATS JetStream) did not answer; retry".into(),
-                retry_after_s: 2,
-            })
+            Err(super::ApiError::unavailable(
+                "the event log (NATS JetStream) did not answer; retry",
+                super::error::RETRY_LATER_S,
+            ))
         }
     }
 }
