@@ -81,8 +81,11 @@ pub async fn cluster(
 }
 
 /// `GET /v1/dead-letters`'s query.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeadLetterQuery {
+    /// At most this many, newest first (default 100, at most 1,000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
@@ -90,7 +93,7 @@ pub struct DeadLetterQuery {
 /// database (`serve --nats`): counted in `replywatch_dead_letters_total`,
 /// kept 30 days in the JetStream stream `REPLYWATCH_DEAD`.
 #[utoipa::path(get, path = "/v1/dead-letters", tag = "health",
-    params(("limit" = Option<usize>, Query, description = "At most this many, newest first (default 100, at most 1,000)")),
+    params(DeadLetterQuery),
     responses(
         (status = 200, description = "The newest dead letters", body = Vec<crate::cluster::DeadLetter>),
         (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
