@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Params, as_of_param, duration_param};
+use super::extract::{Params, Selection};
 use crate::domain::daily::series;
 use crate::domain::{ALL_CHANNELS, Micros, Request, Timestamp};
 use crate::engine::Engine;
@@ -18,16 +18,6 @@ use utoipa::IntoParams;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChartQuery {
-    /// The account (required).
-    pub account: Option<String>,
-    /// A channel, or `all` (default) for the account over all channels.
-    pub channel: Option<String>,
-    /// Requests opened in [as_of − window, as_of) (default 7d).
-    #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
-    pub window: Option<String>,
-    /// Evaluation instant, RFC 3339 within 1970 … 9999 (default: now).
-    #[param(format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-")]
-    pub as_of: Option<String>,
     /// IANA zone for days and hours (default: the account's calendar zone, else UTC).
     pub timezone: Option<String>,
 }
@@ -81,7 +71,7 @@ pub fn chart_png(engine: &Engine, r: &ChartRequest) -> anyhow::Result<Vec<u8>> {
 
 /// A PNG chart of one account (and channel): first-reply, hit-ratios, volume, distribution or heatmap.
 #[utoipa::path(get, path = "/v1/charts/{name}", tag = "charts",
-    params(("name" = String, Path, description = "first-reply.png, hit-ratios.png, volume.png, distribution.png or heatmap.png"), ChartQuery),
+    params(("name" = String, Path, description = "first-reply.png, hit-ratios.png, volume.png, distribution.png or heatmap.png"), Selection, ChartQuery),
     responses(
         (status = 200, description = "The chart", content_type = "image/png", body = Vec<u8>),
         (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
@@ -94,20 +84,22 @@ pub async fn get_chart(
     State(state): State<AppState>,
     axum::Extension(access): axum::Extension<crate::access::Access>,
     Path(name): Path<String>,
+    Params(sel): Params<Selection>,
     Params(q): Params<ChartQuery>,
 ) -> ApiResult<Response> {
     let chart = name
         .strip_suffix(".png")
         .and_then(Chart::parse)
         .ok_or_else(|| ApiError::NotConfigured(format!("no chart {name:?}: use first-reply.png, hit-ratios.png, volume.png, distribution.png or heatmap.png")))?;
-    let account = q
+    let (as_of, window) = sel.instant_and_window()?;
+    let window_label = sel
+        .window
+        .unwrap_or_else(|| super::extract::DEFAULT_WINDOW.to_string());
+    let account = sel
         .account
         .ok_or_else(|| ApiError::bad_parameter("account", "required"))?;
     AppState::check_account(&access, &account)?;
-    let channel = q.channel.unwrap_or_else(|| ALL_CHANNELS.to_string());
-    let window_label = q.window.unwrap_or_else(|| "7d".to_string());
-    let window = duration_param("window", &window_label)?;
-    let as_of = as_of_param(q.as_of.as_deref())?;
+    let channel = sel.channel.unwrap_or_else(|| ALL_CHANNELS.to_string());
     let tz = match q.timezone {
         Some(z) => z.parse::<Tz>().map_err(|_| {
             ApiError::bad_parameter("timezone", format!("unknown IANA time zone {z:?}"))

@@ -26,6 +26,46 @@ where
     }
 }
 
+/// Which figures a request asks for: the instant, the window and the
+/// groups (`/v1/stats`, `/v1/requests`, the charts). Parsed from the same
+/// query string as each route's own parameters.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Selection {
+    /// Evaluation instant, RFC 3339 within 1970 … 9999 (default: now).
+    #[param(format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-")]
+    pub as_of: Option<String>,
+    /// Window length: requests opened in [as_of − window, as_of) count, e.g. `24h`, `7d`, `90m` (default 7d).
+    #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
+    pub window: Option<String>,
+    /// Only this account (required by the charts).
+    pub account: Option<String>,
+    /// Only this channel (`all`: the per-account totals).
+    pub channel: Option<String>,
+}
+
+/// The window when none is asked for.
+pub const DEFAULT_WINDOW: &str = "7d";
+
+impl Selection {
+    /// 403 unless `access` reaches the account asked for (SPEC §6), then
+    /// the instant and the window, parsed.
+    pub fn checked(&self, access: &crate::access::Access) -> ApiResult<(Timestamp, Micros)> {
+        if let Some(a) = &self.account {
+            super::AppState::check_account(access, a)?;
+        }
+        self.instant_and_window()
+    }
+
+    /// The evaluation instant and the window, parsed (400 naming the parameter).
+    pub fn instant_and_window(&self) -> ApiResult<(Timestamp, Micros)> {
+        Ok((
+            as_of_param(self.as_of.as_deref())?,
+            duration_param("window", self.window.as_deref().unwrap_or(DEFAULT_WINDOW))?,
+        ))
+    }
+}
+
 /// `as_of`: an RFC 3339 instant, now when absent.
 pub fn as_of_param(value: Option<&str>) -> ApiResult<Timestamp> {
     match value {

@@ -4,7 +4,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Params, as_of_param, duration_param};
+use super::extract::{Params, Selection};
 use crate::domain::stats::analyze_windows;
 use crate::domain::{
     self, AnalyzeOptions, CalendarBook, ReplyPolicy, Request, StatsReport, Timestamp,
@@ -15,8 +15,6 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-const DEFAULT_WINDOW: &str = "7d";
 
 /// Which clock durations are measured on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
@@ -32,16 +30,6 @@ pub enum ClockParam {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatsQuery {
-    /// Evaluation instant, RFC 3339 within 1970 … 9999 (default: now).
-    #[param(format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-")]
-    pub as_of: Option<String>,
-    /// Window length: requests opened in [as_of − window, as_of) count, e.g. `24h`, `7d`, `90m` (default 7d).
-    #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
-    pub window: Option<String>,
-    /// Only this account's groups.
-    pub account: Option<String>,
-    /// Only this channel's groups (`all` for the per-account totals).
-    pub channel: Option<String>,
     /// Bot messages answer requests in the operational figures too.
     pub bots_count_as_replies: Option<bool>,
     /// Add per-agent rows to each group.
@@ -55,7 +43,7 @@ pub struct StatsQuery {
     get,
     path = "/v1/stats",
     tag = "stats",
-    params(StatsQuery),
+    params(Selection, StatsQuery),
     responses(
         (status = 200, description = "The figures of every (account, channel) group and of each account over all channels", body = super::schema::document::StatsReport),
         (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
@@ -68,15 +56,11 @@ pub struct StatsQuery {
 pub async fn get_stats(
     State(state): State<AppState>,
     axum::Extension(scope): axum::Extension<crate::access::Access>,
+    Params(sel): Params<Selection>,
     Params(q): Params<StatsQuery>,
 ) -> ApiResult<Json<StatsReport>> {
-    if let Some(a) = &q.account {
-        AppState::check_account(&scope, a)?;
-    }
-    let mut opts = AnalyzeOptions::new(
-        as_of_param(q.as_of.as_deref())?,
-        duration_param("window", q.window.as_deref().unwrap_or(DEFAULT_WINDOW))?,
-    );
+    let (as_of, window) = sel.checked(&scope)?;
+    let mut opts = AnalyzeOptions::new(as_of, window);
     opts.bots_count_as_replies = q.bots_count_as_replies.unwrap_or(false);
     opts.by_agent = q.by_agent.unwrap_or(false);
     opts.calendars = match q.clock.unwrap_or_default() {
@@ -84,7 +68,7 @@ pub async fn get_stats(
         ClockParam::Business => state.calendars.book().as_ref().clone(),
     };
     let mut report = state
-        .read(Scope::of(q.account.as_deref()), move |engine| {
+        .read(Scope::of(sel.account.as_deref()), move |engine| {
             // The engine's cached requests when its view matches the query's
             // (same accumulators, so the same figures); else a fresh walk.
             match engine.operational() == ReplyPolicy::operational(opts.bots_count_as_replies) {
@@ -95,8 +79,8 @@ pub async fn get_stats(
         .await?;
     // SPEC §6: a token limited to some accounts sees only theirs.
     report.groups.retain(|g| {
-        q.account.as_ref().is_none_or(|a| &g.account == a)
-            && q.channel.as_ref().is_none_or(|c| &g.channel == c)
+        sel.account.as_ref().is_none_or(|a| &g.account == a)
+            && sel.channel.as_ref().is_none_or(|c| &g.channel == c)
             && scope.allows(&g.account)
     });
     Ok(Json(report))
@@ -116,15 +100,6 @@ pub enum RequestState {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RequestsQuery {
-    /// Evaluation instant, RFC 3339 within 1970 … 9999 (default: now).
-    #[param(format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-")]
-    pub as_of: Option<String>,
-    /// Requests opened in [as_of − window, as_of) (default 7d).
-    #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
-    pub window: Option<String>,
-    pub account: Option<String>,
-    /// A channel; `all` or absent for every channel.
-    pub channel: Option<String>,
     /// `pending` (default) or `answered`.
     pub state: Option<RequestState>,
     /// Only requests whose first reply (answered) or wait so far (pending) is longer than this, e.g. `1h`.
@@ -169,7 +144,7 @@ pub struct RequestsPage {
     get,
     path = "/v1/requests",
     tag = "stats",
-    params(RequestsQuery),
+    params(Selection, RequestsQuery),
     responses(
         (status = 200, description = "Matching requests, oldest first", body = RequestsPage),
         (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
@@ -182,13 +157,10 @@ pub struct RequestsPage {
 pub async fn get_requests(
     State(state): State<AppState>,
     axum::Extension(scope): axum::Extension<crate::access::Access>,
+    Params(sel): Params<Selection>,
     Params(q): Params<RequestsQuery>,
 ) -> ApiResult<Json<RequestsPage>> {
-    if let Some(a) = &q.account {
-        AppState::check_account(&scope, a)?;
-    }
-    let as_of = as_of_param(q.as_of.as_deref())?;
-    let window = duration_param("window", q.window.as_deref().unwrap_or(DEFAULT_WINDOW))?;
+    let (as_of, window) = sel.checked(&scope)?;
     let breached_after = q
         .breached_after
         .as_deref()
@@ -209,8 +181,8 @@ pub async fn get_requests(
     };
     let wanted = q.state.unwrap_or_default();
     let policy = ReplyPolicy::operational(q.bots_count_as_replies.unwrap_or(false));
-    let channel = q.channel.filter(|c| c != domain::ALL_CHANNELS);
-    let account = q.account;
+    let channel = sel.channel.filter(|c| c != domain::ALL_CHANNELS);
+    let account = sel.account;
     let holder = account.clone();
     let page = state
         .read(Scope::of(holder.as_deref()), move |engine| {
