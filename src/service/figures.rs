@@ -59,12 +59,70 @@ pub struct Figures {
     live: Arc<LiveState>,
     store: Store,
     owner: Option<Arc<dyn Ownership>>,
+    /// Every account's events built from the store (a cluster node asked
+    /// for all accounts): one load at a time, shared while fresh.
+    everyone: Arc<tokio::sync::Mutex<Option<StoreView>>>,
+    /// Loads of every account from the store, for tests and logs.
+    loads: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// An engine over every stored account and when it was built.
+struct StoreView {
+    engine: Arc<Engine>,
+    built: std::time::Instant,
+}
+
+/// How long an engine built from the store for all accounts answers
+/// before the next request loads again: figures for every account on a
+/// node that does not own them are at most this much older than the
+/// store (a node's own accounts are always live).
+pub const STORE_VIEW_FRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Figures {
     /// `owner` is None for a single node (its live engine holds everything).
     pub fn new(live: Arc<LiveState>, store: Store, owner: Option<Arc<dyn Ownership>>) -> Figures {
-        Figures { live, store, owner }
+        Figures {
+            live,
+            store,
+            owner,
+            everyone: Arc::default(),
+            loads: Arc::default(),
+        }
+    }
+
+    /// How many times every account was loaded from the store.
+    pub fn store_loads(&self) -> u64 {
+        self.loads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// An engine over every stored account: single-flight (callers that
+    /// come while one loads wait for it and share it) and bounded (one at
+    /// a time: the stale one is dropped before the next is built).
+    async fn everyone(&self) -> Result<Arc<Engine>, FiguresError> {
+        let mut view = self.everyone.lock().await;
+        if let Some(v) = view.as_ref()
+            && v.built.elapsed() < STORE_VIEW_FRESH
+        {
+            return Ok(v.engine.clone());
+        }
+        *view = None;
+        let set = self
+            .store
+            .load_account_events(None)
+            .await
+            .map_err(FiguresError::Store)?;
+        self.loads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let policy = self.live.policy();
+        let engine = tokio::task::spawn_blocking(move || Engine::from_set(set, policy))
+            .await
+            .map_err(|e| FiguresError::Failed(e.to_string()))?;
+        let engine = Arc::new(engine);
+        *view = Some(StoreView {
+            engine: engine.clone(),
+            built: std::time::Instant::now(),
+        });
+        Ok(engine)
     }
 
     /// Whether the live engine has loaded the stored events.
@@ -97,18 +155,17 @@ impl Figures {
         let task = if self.in_live_engine(scope) {
             let live = self.live.clone();
             tokio::task::spawn_blocking(move || live.read(f))
-        } else {
-            let account = match scope {
-                Scope::Account(a) => Some(a),
-                _ => None,
-            };
+        } else if let Scope::Account(account) = scope {
             let set = self
                 .store
-                .load_account_events(account)
+                .load_account_events(Some(account))
                 .await
                 .map_err(FiguresError::Store)?;
             let policy = self.live.policy();
             tokio::task::spawn_blocking(move || f(&Engine::from_set(set, policy)))
+        } else {
+            let engine = self.everyone().await?;
+            tokio::task::spawn_blocking(move || f(&engine))
         };
         task.await.map_err(|e| {
             tracing::error!(error = %e, "a figures computation failed");
@@ -153,6 +210,62 @@ mod tests {
         assert!(node.in_live_engine(Scope::Account("mine")));
         assert!(!node.in_live_engine(Scope::Account("theirs")));
         assert!(!node.in_live_engine(Scope::All), "all accounts: the store");
+    }
+
+    /// Ten concurrent reads of every account on a node that owns none
+    /// load the store once and share the engine (issue 17: ten full loads
+    /// saturated the pool).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_reads_of_every_account_share_one_load_from_the_store() {
+        let dir = std::env::temp_dir().join(format!("replywatch-figures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.join("f.db").display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let lines: Vec<String> = (0..2_000)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"{i}","account":"acct-{}","channel":"messenger","conversation":"c{i}","from":"customer","at":"2026-11-01T00:00:00Z"}}"#,
+                    i % 20
+                )
+            })
+            .collect();
+        let events: Vec<crate::domain::MessageEvent> = lines
+            .iter()
+            .map(|l| crate::domain::MessageEvent::from_json(l.as_bytes()).unwrap())
+            .collect();
+        store.insert_events(&events).await.unwrap();
+        let live = Arc::new(LiveState::new(crate::domain::ReplyPolicy::operational(
+            false,
+        )));
+        live.load(Engine::from_set(
+            crate::domain::EventSet::new(),
+            crate::domain::ReplyPolicy::operational(false),
+        ));
+        let figures = Figures::new(live, store.clone(), Some(Arc::new(Owns("none"))));
+        let started = std::time::Instant::now();
+        let reads: Vec<_> = (0..10)
+            .map(|_| {
+                let f = figures.clone();
+                tokio::spawn(async move { f.read(Scope::All, |e| e.set().len()).await.unwrap() })
+            })
+            .collect();
+        for r in reads {
+            assert_eq!(r.await.unwrap(), 2_000);
+        }
+        eprintln!(
+            "10 concurrent reads of every account: {:?}, {} load(s)",
+            started.elapsed(),
+            figures.store_loads()
+        );
+        assert_eq!(figures.store_loads(), 1, "one load for all ten");
+        // Stale after STORE_VIEW_FRESH: the next read loads again.
+        tokio::time::sleep(STORE_VIEW_FRESH).await;
+        figures.read(Scope::All, |_| ()).await.unwrap();
+        assert_eq!(figures.store_loads(), 2);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
