@@ -172,12 +172,6 @@ impl Figures {
             FiguresError::Failed(e.to_string())
         })
     }
-
-    /// Runs `f` over the live engine on the calling thread (for work that
-    /// is already on the blocking pool, such as the metrics refresh).
-    pub fn read_live_blocking<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
-        self.live.read(f)
-    }
 }
 
 #[cfg(test)]
