@@ -120,11 +120,16 @@ impl Application {
         if let Retention::Keep(keep) = config.retention.retention {
             let every =
                 Duration::from_micros(config.retention.retention_interval.0.max(1_000_000) as u64);
+            // A cluster node prunes the partitions it serves (see `retention`).
+            let scope = cluster
+                .clone()
+                .map(|c| c as Arc<dyn retention::RetentionScope>);
             background.push(tokio::spawn(retention::run_forever(
                 store.clone(),
                 live.clone(),
                 keep,
                 every,
+                scope,
             )));
         }
         background.push(tokio::spawn(crate::service::calendars::watch(
@@ -152,6 +157,14 @@ impl Application {
                     webhook: config.scheduled.report_webhook.clone(),
                     tls_ca: config.scheduled.report_tls_ca.clone(),
                 },
+                // On a cluster the nodes claim each due run in the store:
+                // one writes and delivers it (every account).
+                cluster
+                    .as_ref()
+                    .map(|c| crate::reports::schedule::SharedRuns {
+                        store: store.clone(),
+                        node: c.node().to_string(),
+                    }),
             )));
         }
         let tokens = Arc::new(crate::access::Tokens::load(

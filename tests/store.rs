@@ -343,3 +343,107 @@ fn every_accepted_event_round_trips_through_every_encoding() {
         dbs.drop_all().await;
     });
 }
+
+/// Issue 17, fencing: a partition's owner commits with the epoch it
+/// claimed; once another node has claimed the partition, that commit is
+/// refused in its own transaction and stores nothing, on both the fast
+/// path and the classifying one, while the new owner's commits go through.
+#[tokio::test]
+async fn a_commit_with_a_stale_partition_epoch_is_refused_and_stores_nothing() {
+    use replywatch::store::{Fence, fenced};
+    let mut dbs = TestDbs::new();
+    let store = dbs.open(Backend::Postgres, "fencing").await;
+    let events = events_of(BATCH);
+    let refs: Vec<&MessageEvent> = events.iter().collect();
+
+    let old = store.claim_partition(3, "node-a").await.unwrap();
+    let old_fence = [Fence {
+        partition: 3,
+        epoch: old,
+    }];
+    assert!(store.store_new(&refs[..1], &old_fence).await.unwrap());
+    let new = store.claim_partition(3, "node-b").await.unwrap();
+    assert_eq!(new, old + 1, "each claim raises the epoch");
+
+    let stale = store.store_new(&refs[1..], &old_fence).await.unwrap_err();
+    let why = fenced(&stale).expect("refused as fenced");
+    assert_eq!((why.partition, why.epoch, why.current), (3, old, new));
+    let stale = store
+        .insert_batches_fenced(&[&events[1..]], &old_fence)
+        .await
+        .unwrap_err();
+    assert!(fenced(&stale).is_some(), "{stale:#}");
+    assert_eq!(
+        store.count_events().await.unwrap(),
+        1,
+        "nothing stored late"
+    );
+
+    let new_fence = [Fence {
+        partition: 3,
+        epoch: new,
+    }];
+    let outcome = store
+        .insert_batches_fenced(&[&events], &new_fence)
+        .await
+        .unwrap();
+    assert_eq!((outcome[0].accepted, outcome[0].duplicates), (2, 1));
+    assert_eq!(
+        store.partition_epochs().await.unwrap(),
+        vec![(3, new, "node-b".to_string())]
+    );
+    store.close().await;
+    dbs.drop_all().await;
+}
+
+/// Issue 17, scheduled reports once per cluster: the first node to claim a
+/// due run runs it; the others see it running, then done; a claim left
+/// undone past the stale age (its node died mid-run) is taken again.
+#[tokio::test]
+async fn a_due_report_run_is_claimed_by_one_node_and_retaken_only_when_stale() {
+    use replywatch::store::RunClaim;
+    use std::time::Duration;
+    let mut dbs = TestDbs::new();
+    for (backend, store) in dbs.both("report_runs").await {
+        let (day, minute) = (Duration::from_secs(86_400), Duration::from_secs(60));
+        let claim = |node: &'static str, stale| {
+            let store = store.clone();
+            async move {
+                store
+                    .claim_report_run("daily@08:00", 1_000, node, stale)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(claim("a", day).await, RunClaim::Mine, "{backend}");
+        assert_eq!(
+            claim("b", day).await,
+            RunClaim::Running { node: "a".into() },
+            "{backend}"
+        );
+        // a died mid-run: after the stale age b takes it over.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(
+            claim("b", Duration::from_millis(1)).await,
+            RunClaim::Mine,
+            "{backend}"
+        );
+        store.finish_report_run("daily@08:00", 1_000).await.unwrap();
+        assert_eq!(
+            claim("a", Duration::ZERO).await,
+            RunClaim::Done,
+            "{backend}"
+        );
+        assert_eq!(claim("c", minute).await, RunClaim::Done, "{backend}");
+        // Another due time of the same schedule is a run of its own.
+        assert_eq!(
+            store
+                .claim_report_run("daily@08:00", 2_000, "c", minute)
+                .await
+                .unwrap(),
+            RunClaim::Mine
+        );
+        store.close().await;
+    }
+    dbs.drop_all().await;
+}

@@ -122,6 +122,20 @@ pub struct EventLog {
     stream: stream::Stream,
     dead: stream::Stream,
     partitions: u32,
+    replicas: u8,
+}
+
+/// A stream made with another replica count than this node's
+/// `--nats-replicas` is refused, naming both (JetStream would silently keep
+/// its own).
+fn same_replicas(name: &str, existing: usize, wanted: u8) -> anyhow::Result<()> {
+    // JetStream reports 0 for a stream made without a count: that is 1.
+    let existing = existing.max(1);
+    anyhow::ensure!(
+        existing == usize::from(wanted),
+        "the cluster's JetStream stream {name} has {existing} replica(s), but this node was started with --nats-replicas {wanted}; every node must use the cluster's count (or remove the stream to change it)"
+    );
+    Ok(())
 }
 
 /// One dead letter, as `GET /v1/dead-letters` lists it.
@@ -140,15 +154,22 @@ pub struct DeadLetter {
 }
 
 impl EventLog {
-    /// Connects and creates the stream (or checks that the existing one was
-    /// made for the same number of partitions).
-    pub async fn connect(url: &str, node: &str, partitions: u32) -> anyhow::Result<EventLog> {
+    /// Connects to any of `servers` and creates the streams (or checks that
+    /// the existing ones were made for the same number of partitions and
+    /// replicas).
+    pub async fn connect(
+        servers: &str,
+        node: &str,
+        partitions: u32,
+        replicas: u8,
+    ) -> anyhow::Result<EventLog> {
+        let addrs = super::nats_servers(servers)?;
         let client = async_nats::ConnectOptions::new()
             .name(format!("replywatch {node}"))
             .connection_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect(addrs)
             .await
-            .with_context(|| format!("connecting to NATS at {url}"))?;
+            .with_context(|| format!("connecting to NATS at {servers}"))?;
         let mut js = jetstream::new(client);
         js.set_timeout(REQUEST_TIMEOUT);
         let description = format!("replywatch events; partitions={partitions}");
@@ -160,21 +181,19 @@ impl EventLog {
                 retention: stream::RetentionPolicy::WorkQueue,
                 storage: stream::StorageType::File,
                 duplicate_window: DUPLICATE_WINDOW,
+                num_replicas: usize::from(replicas),
                 ..Default::default()
             })
             .await
-            .with_context(|| format!("creating the JetStream stream {STREAM} (is JetStream enabled: nats-server -js?)"))?;
+            .with_context(|| format!("creating the JetStream stream {STREAM} with {replicas} replica(s) (is JetStream enabled: nats-server -js? are there {replicas} servers in the NATS cluster?)"))?;
         // get_or_create returns the stream with its configuration as stored.
-        let existing = stream
-            .cached_info()
-            .config
-            .description
-            .clone()
-            .unwrap_or_default();
+        let config = &stream.cached_info().config;
+        let existing = config.description.clone().unwrap_or_default();
         anyhow::ensure!(
             existing == description,
             "the cluster's stream {STREAM} was created with {existing:?}, but this node was started with --partitions {partitions}; every node must use the cluster's number"
         );
+        same_replicas(STREAM, config.num_replicas, replicas)?;
         let dead = js
             .get_or_create_stream(stream::Config {
                 name: DEAD_STREAM.into(),
@@ -183,15 +202,22 @@ impl EventLog {
                 retention: stream::RetentionPolicy::Limits,
                 storage: stream::StorageType::File,
                 max_age: DEAD_MAX_AGE,
+                num_replicas: usize::from(replicas),
                 ..Default::default()
             })
             .await
             .with_context(|| format!("creating the JetStream stream {DEAD_STREAM}"))?;
+        same_replicas(
+            DEAD_STREAM,
+            dead.cached_info().config.num_replicas,
+            replicas,
+        )?;
         Ok(EventLog {
             js,
             stream,
             dead,
             partitions,
+            replicas,
         })
     }
 
@@ -336,7 +362,15 @@ impl EventLog {
     /// The lease bucket, created with `ttl` as the age at which an entry
     /// not rewritten disappears.
     pub async fn lease_bucket(&self, ttl: Duration) -> anyhow::Result<kv::Store> {
+        let bucket_stream = format!("KV_{LEASE_BUCKET}");
         if let Ok(bucket) = self.js.get_key_value(LEASE_BUCKET).await {
+            let mut info = self
+                .js
+                .get_stream(&bucket_stream)
+                .await
+                .context("reading the lease bucket's stream")?;
+            let replicas = info.info().await?.config.num_replicas;
+            same_replicas(&bucket_stream, replicas, self.replicas)?;
             return Ok(bucket);
         }
         // The bucket's stream as async-nats' create_key_value makes it
@@ -345,7 +379,7 @@ impl EventLog {
         let created = self
             .js
             .create_stream(stream::Config {
-                name: format!("KV_{LEASE_BUCKET}"),
+                name: bucket_stream,
                 description: Some("replywatch partition leases and live nodes".into()),
                 subjects: vec![format!("$KV.{LEASE_BUCKET}.>")],
                 max_messages_per_subject: 1,
@@ -355,7 +389,7 @@ impl EventLog {
                 deny_delete: true,
                 allow_direct: true,
                 discard: stream::DiscardPolicy::New,
-                num_replicas: 1,
+                num_replicas: usize::from(self.replicas),
                 ..Default::default()
             })
             .await;

@@ -34,10 +34,22 @@ use crate::domain::Micros;
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Cluster")]
 pub struct ClusterArgs {
-    /// Run as a node of a cluster whose event log is this NATS JetStream server,
-    /// e.g. nats://127.0.0.1:4222. Every node needs the same postgres:// --database-url.
-    #[arg(long, env = "REPLYWATCH_NATS", value_name = "URL")]
+    /// Run as a node of a cluster whose event log is on NATS JetStream: one
+    /// server URL, or the comma-separated URLs of a NATS cluster's servers
+    /// (the client moves to another when one fails), e.g.
+    /// nats://10.0.0.1:4222,nats://10.0.0.2:4222,nats://10.0.0.3:4222.
+    /// Every node needs the same postgres:// --database-url.
+    #[arg(long, env = "REPLYWATCH_NATS", value_name = "URL[,URL…]")]
     pub nats: Option<String>,
+    /// With --nats: replicas of the event stream, the dead letters and the
+    /// lease bucket, set when they are first created (1, 3 or 5; at most the
+    /// number of NATS servers). With 3, a 202 means JetStream stored the
+    /// batch on two of three servers, and one server may fail or be killed
+    /// without losing it or stopping the cluster. A node refuses to start
+    /// against a stream created with another count.
+    #[arg(long, env = "REPLYWATCH_NATS_REPLICAS", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub nats_replicas: u8,
     /// With --nats: number of partitions, fixed when the cluster's stream is
     /// first created (every node must give the same number).
     #[arg(long, env = "REPLYWATCH_PARTITIONS", default_value_t = 16,
@@ -57,6 +69,7 @@ impl Default for ClusterArgs {
     fn default() -> Self {
         ClusterArgs {
             nats: None,
+            nats_replicas: 1,
             partitions: 16,
             node_id: None,
             lease_ttl: Micros(5_000_000),
@@ -74,6 +87,22 @@ pub fn partition_of(account: &str, partitions: u32) -> u32 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     (h % u64::from(partitions.max(1))) as u32
+}
+
+/// The server addresses of `--nats`: one URL or a comma-separated list,
+/// each checked, the error naming the one that is not a URL.
+pub fn nats_servers(list: &str) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
+    let servers: Vec<async_nats::ServerAddr> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            u.parse()
+                .map_err(|e| anyhow::anyhow!("--nats: {u:?} is not a NATS server URL: {e}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    anyhow::ensure!(!servers.is_empty(), "--nats: no server URL given");
+    Ok(servers)
 }
 
 /// A node id usable as a key-value key: the given one if valid, else host
@@ -125,6 +154,18 @@ mod tests {
             16,
             "200 accounts reach every one of 16 partitions"
         );
+    }
+
+    #[test]
+    fn nats_takes_one_url_or_a_list_and_names_the_bad_one() {
+        assert_eq!(nats_servers("nats://127.0.0.1:4222").unwrap().len(), 1);
+        let three = nats_servers("nats://a:4222, nats://b:4222,nats://c:4222").unwrap();
+        assert_eq!(three.len(), 3);
+        let err = nats_servers("nats://a:4222,http://[bad")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"http://[bad\""), "{err}");
+        assert!(nats_servers(" , ").is_err());
     }
 
     #[test]

@@ -148,6 +148,11 @@ impl From<crate::service::sink::SinkError> for ApiError {
                     RETRY_STOPPING_S,
                 )
             }
+            // Only a cluster owner's own commits carry an epoch; HTTP never
+            // sees this, but it is an outage for the caller, not its fault.
+            SinkError::Fenced(e) => {
+                ApiError::unavailable(format!("{e}; retry the same batch"), RETRY_SOON_S)
+            }
             SinkError::Log(e) => {
                 tracing::warn!(error = %e, "batch not published");
                 ApiError::unavailable(

@@ -300,6 +300,7 @@ pub async fn run_forever(
     keep: usize,
     calendars: Arc<crate::service::calendars::Calendars>,
     delivery: crate::reports::delivery::Delivery,
+    shared: Option<SharedRuns>,
 ) {
     while !figures.is_ready() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -309,33 +310,36 @@ pub async fn run_forever(
         let (due, run_date) = schedule.last_due(now);
         let state = load_state(&dir);
         let done = state.get(&schedule.name()).copied().unwrap_or(i64::MIN);
+        let mut retry_soon = false;
         if done < due.unix_micros() {
-            let (schedule2, dir2, book) = (schedule.clone(), dir.clone(), calendars.book());
-            // The accounts this process holds (on a cluster node: those it
-            // owns, so the nodes together write each account once).
-            let result = figures
-                .read(Scope::Local, move |engine| {
-                    std::fs::create_dir_all(&dir2)?;
-                    let written = run(engine, &schedule2, run_date, &dir2, &book)?;
-                    let mut state = load_state(&dir2);
-                    state.insert(schedule2.name(), due.unix_micros());
-                    save_state(&dir2, &state)?;
-                    anyhow::Ok(written)
-                })
-                .await;
-            match result {
-                Ok(Ok((folder, reports))) => {
-                    tracing::info!(folder = %folder.display(), "scheduled report written");
-                    let removed = prune(&dir, &schedule, keep);
-                    if !removed.is_empty() {
-                        tracing::info!(?removed, keep, "old report runs removed (--reports-keep)");
-                    }
-                    for e in crate::reports::delivery::deliver(&delivery, &reports, &dir).await {
-                        tracing::error!(error = format!("{e:#}"), "delivering a report failed");
+            match claim(shared.as_ref(), &schedule, due).await {
+                Some(true) => {
+                    run_due(
+                        &figures, &schedule, due, run_date, &dir, keep, &calendars, &delivery,
+                    )
+                    .await;
+                    if let Some(s) = &shared
+                        && let Err(e) = s
+                            .store
+                            .finish_report_run(&schedule.name(), due.unix_micros())
+                            .await
+                    {
+                        tracing::warn!(
+                            error = format!("{e:#}"),
+                            "marking the report run done failed"
+                        );
                     }
                 }
-                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "scheduled report failed"),
-                Err(e) => tracing::error!(error = %e, "scheduled report failed"),
+                // Done by another node: remembered here too.
+                Some(false) => {
+                    let mut state = state;
+                    state.insert(schedule.name(), due.unix_micros());
+                    if let Err(e) = save_state(&dir, &state) {
+                        tracing::warn!(error = format!("{e:#}"), "saving the report state failed");
+                    }
+                }
+                // Running elsewhere, or the store did not answer: look again.
+                None => retry_soon = true,
             }
         }
         let next = schedule.next_due(Timestamp::from_datetime(chrono::Utc::now()));
@@ -343,7 +347,104 @@ pub async fn run_forever(
             .since(Timestamp::from_datetime(chrono::Utc::now()))
             .0
             .max(1_000_000);
+        let wait = match retry_soon {
+            true => wait.min(SHARED_RETRY.as_micros() as i64),
+            false => wait,
+        };
         tokio::time::sleep(std::time::Duration::from_micros(wait as u64)).await;
+    }
+}
+
+/// On a cluster, the store where the nodes claim each due run (so it is
+/// written and delivered once per cluster), and this node's name.
+#[derive(Clone)]
+pub struct SharedRuns {
+    pub store: crate::store::Store,
+    pub node: String,
+}
+
+/// A claim not done after this was left by a node that died mid-run:
+/// another node runs the report.
+const SHARED_STALE: std::time::Duration = std::time::Duration::from_secs(600);
+/// How soon a node looks again at a run another node has claimed.
+const SHARED_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether this node runs the due report: Some(true) to run it,
+/// Some(false) when another node did, None to look again later.
+async fn claim(shared: Option<&SharedRuns>, schedule: &Schedule, due: Timestamp) -> Option<bool> {
+    use crate::store::RunClaim;
+    let Some(shared) = shared else {
+        return Some(true);
+    };
+    match shared
+        .store
+        .claim_report_run(
+            &schedule.name(),
+            due.unix_micros(),
+            &shared.node,
+            SHARED_STALE,
+        )
+        .await
+    {
+        Ok(RunClaim::Mine) => Some(true),
+        Ok(RunClaim::Done) => Some(false),
+        Ok(RunClaim::Running { node }) => {
+            tracing::debug!(
+                schedule = schedule.name(),
+                node,
+                "the report runs on another node"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "claiming a report run failed; will retry"
+            );
+            None
+        }
+    }
+}
+
+/// Writes the due report over every account, records it, prunes old runs
+/// and delivers it.
+#[allow(clippy::too_many_arguments)]
+async fn run_due(
+    figures: &Figures,
+    schedule: &Schedule,
+    due: Timestamp,
+    run_date: chrono::NaiveDate,
+    dir: &std::path::Path,
+    keep: usize,
+    calendars: &crate::service::calendars::Calendars,
+    delivery: &crate::reports::delivery::Delivery,
+) {
+    let (schedule2, dir2, book) = (schedule.clone(), dir.to_path_buf(), calendars.book());
+    // Every account, wherever its events live (on a cluster, the one node
+    // that claimed the run writes the whole report).
+    let result = figures
+        .read(Scope::All, move |engine| {
+            std::fs::create_dir_all(&dir2)?;
+            let written = run(engine, &schedule2, run_date, &dir2, &book)?;
+            let mut state = load_state(&dir2);
+            state.insert(schedule2.name(), due.unix_micros());
+            save_state(&dir2, &state)?;
+            anyhow::Ok(written)
+        })
+        .await;
+    match result {
+        Ok(Ok((folder, reports))) => {
+            tracing::info!(folder = %folder.display(), "scheduled report written");
+            let removed = prune(dir, schedule, keep);
+            if !removed.is_empty() {
+                tracing::info!(?removed, keep, "old report runs removed (--reports-keep)");
+            }
+            for e in crate::reports::delivery::deliver(delivery, &reports, dir).await {
+                tracing::error!(error = format!("{e:#}"), "delivering a report failed");
+            }
+        }
+        Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "scheduled report failed"),
+        Err(e) => tracing::error!(error = %e, "scheduled report failed"),
     }
 }
 

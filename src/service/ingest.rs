@@ -7,7 +7,7 @@
 
 use crate::domain::{EventSet, Insert, MessageEvent};
 use crate::service::live::LiveState;
-use crate::store::{InsertOutcome, Store};
+use crate::store::{Fence, InsertOutcome, Store};
 use crate::telemetry::metrics::Metrics;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +27,8 @@ struct Committer {
 
 struct Job {
     events: Vec<MessageEvent>,
+    /// A cluster owner's partition epoch, checked in the commit.
+    fence: Option<Fence>,
     done: oneshot::Sender<Result<InsertOutcome, SubmitError>>,
     /// Queue room taken by this job, given back when it is done.
     room: OwnedSemaphorePermit,
@@ -67,6 +69,17 @@ impl IngestQueue {
     /// Queues a batch and waits until it is committed. Fails at once with
     /// [`SubmitError::QueueFull`] rather than letting memory grow.
     pub async fn submit(&self, events: Vec<MessageEvent>) -> Result<InsertOutcome, SubmitError> {
+        self.submit_fenced(events, None).await
+    }
+
+    /// [`IngestQueue::submit`] for a cluster owner: committed only while
+    /// its epoch of the partition is current ([`SubmitError::Fenced`]
+    /// otherwise, and nothing stored).
+    pub async fn submit_fenced(
+        &self,
+        events: Vec<MessageEvent>,
+        fence: Option<Fence>,
+    ) -> Result<InsertOutcome, SubmitError> {
         let n = u32::try_from(events.len().max(1)).map_err(|_| SubmitError::QueueFull)?;
         let room = self
             .room
@@ -78,7 +91,12 @@ impl IngestQueue {
             })?;
         let (done, outcome) = oneshot::channel();
         self.jobs
-            .send(Job { events, done, room })
+            .send(Job {
+                events,
+                fence,
+                done,
+                room,
+            })
             .map_err(|_| SubmitError::Stopped)?;
         outcome.await.map_err(|_| SubmitError::Stopped)?
     }
@@ -135,15 +153,16 @@ async fn commit_group(
     store: &Store,
     live: &LiveState,
     batches: &[&[MessageEvent]],
+    fences: &[Fence],
 ) -> anyhow::Result<Vec<InsertOutcome>> {
     let (outcomes, new) = live.read(|engine| classify(engine.set(), batches));
-    if store.store_new(&new).await? {
+    if store.store_new(&new, fences).await? {
         return Ok(outcomes);
     }
     tracing::warn!(
         "the store holds events the live state does not (another writer?); classifying in the store"
     );
-    store.insert_batches(batches).await
+    store.insert_batches_fenced(batches, fences).await
 }
 
 /// Commits a group and answers each job; returns the events accepted. When
@@ -176,12 +195,14 @@ async fn commit_and_answer(c: &Committer, group: Vec<Job>) -> u64 {
 /// Answers every job of a failed commit with the same error.
 fn answer_failure(group: Vec<Job>, e: anyhow::Error) {
     let refused = crate::store::is_refusal(&e);
+    let fenced = crate::store::fenced(&e).cloned();
     let message = format!("{e:#}");
     for job in group {
         let e = anyhow::anyhow!(message.clone());
-        let _ = job.done.send(Err(match refused {
-            true => SubmitError::Refused(e),
-            false => SubmitError::Store(e),
+        let _ = job.done.send(Err(match (&fenced, refused) {
+            (Some(f), _) => SubmitError::Fenced(f.clone()),
+            (None, true) => SubmitError::Refused(e),
+            (None, false) => SubmitError::Store(e),
         }));
     }
 }
@@ -192,15 +213,19 @@ fn answer_failure(group: Vec<Job>, e: anyhow::Error) {
 async fn try_commit(c: &Committer, group: Vec<Job>) -> Result<u64, (Vec<Job>, anyhow::Error)> {
     let (store, live, metrics) = (&c.store, &c.live, &c.metrics);
     let batches: Vec<&[MessageEvent]> = group.iter().map(|j| j.events.as_slice()).collect();
+    let mut fences: Vec<Fence> = group.iter().filter_map(|j| j.fence).collect();
+    fences.sort_by_key(|f| (f.partition, f.epoch));
+    fences.dedup();
     let size: usize = batches.iter().map(|b| b.len()).sum();
     let started = std::time::Instant::now();
-    let result = match tokio::time::timeout(c.timeout, commit_group(store, live, &batches)).await {
-        Ok(r) => r,
-        Err(_) => Err(anyhow::anyhow!(
-            "the database did not commit within {:.1} s",
-            c.timeout.as_secs_f64()
-        )),
-    };
+    let result =
+        match tokio::time::timeout(c.timeout, commit_group(store, live, &batches, &fences)).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow::anyhow!(
+                "the database did not commit within {:.1} s",
+                c.timeout.as_secs_f64()
+            )),
+        };
     tracing::debug!(
         batches = batches.len(),
         events = size,
@@ -212,7 +237,7 @@ async fn try_commit(c: &Committer, group: Vec<Job>) -> Result<u64, (Vec<Job>, an
         Ok(outcomes) => outcomes,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), events = size, "commit failed");
-            if !crate::store::is_refusal(&e) {
+            if !crate::store::is_refusal(&e) && crate::store::fenced(&e).is_none() {
                 store.relieve().await;
             }
             return Err((group, e));

@@ -32,6 +32,10 @@ pub enum SinkError {
     /// The cluster's event log did not take the batch (no quorum, no ack).
     #[error("{0}")]
     Log(String),
+    /// A cluster owner's commit carried a stale partition epoch: another
+    /// node took the partition over, and stores its events now.
+    #[error("{0}")]
+    Fenced(crate::store::Fenced),
 }
 
 /// A batch's way to durability.

@@ -39,6 +39,18 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_calendars.sql"),
         postgres: include_str!("../../migrations/postgres/0004_calendars.sql"),
     },
+    Migration {
+        version: 5,
+        name: "partition_epochs",
+        sqlite: include_str!("../../migrations/sqlite/0005_partition_epochs.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_partition_epochs.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "report_runs",
+        sqlite: include_str!("../../migrations/sqlite/0006_report_runs.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_report_runs.sql"),
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS replywatch_migrations (

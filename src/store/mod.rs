@@ -22,7 +22,9 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use fencing::{Fence, Fenced, fenced};
 pub use migrations::MIGRATIONS;
+pub use report_runs::RunClaim;
 
 /// Rows per multi-row statement: 7 binds a row stays far below SQLite's
 /// 32,766 and PostgreSQL's 65,535 bind limits.
@@ -230,7 +232,10 @@ macro_rules! in_transaction {
 
 // The jobs of the store, one file each (after the shared macros above).
 mod calendars;
+mod fencing;
+use fencing::check_fences;
 mod read;
+mod report_runs;
 mod write;
 
 impl Store {
@@ -259,10 +264,17 @@ impl Store {
                 .with_context(|| format!("opening {url}"))?;
             Ok(Store::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // A transaction left open by a paused or cut-off node is ended
+            // by the server, so its locks (a partition's epoch, see
+            // `fencing`) cannot hold the node that takes over for long.
+            // Nothing here keeps a transaction idle on purpose.
+            let opts = sqlx::postgres::PgConnectOptions::from_str(url)
+                .context("bad PostgreSQL URL")?
+                .options([("idle_in_transaction_session_timeout", "5s")]);
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .connect_with(opts)
                 .await
                 .context("connecting to PostgreSQL")?;
             Ok(Store::Postgres(pool))

@@ -27,10 +27,11 @@ macro_rules! insert_statement {
     }};
 }
 
-/// Inserts `rows` (distinct keys) in one transaction, and returns the stored
-/// rows of the keys that already existed. Written once for both backends.
+/// Inserts `rows` (distinct keys) in one transaction that also checks
+/// `fences`, and returns the stored rows of the keys that already existed.
+/// Written once for both backends.
 macro_rules! insert_rows {
-    ($pool:expr, $db:ty, $rows:expr) => {{
+    ($pool:expr, $db:ty, $rows:expr, $fences:expr, $lock:expr) => {{
         in_transaction!($pool, |tx| {
         let mut existing: Vec<Row> = Vec::new();
         for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
@@ -51,6 +52,7 @@ macro_rules! insert_rows {
             let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *tx).await.context("reading stored duplicates")?;
             existing.extend(rows);
         }
+        check_fences!(tx, $db, $fences, $lock);
         existing
         })
     }};
@@ -97,9 +99,10 @@ async fn insert_unnest(
     pool: &PgPool,
     events: &[&MessageEvent],
     commit_if: impl Fn(u64) -> bool,
+    fences: &[Fence],
 ) -> anyhow::Result<u64> {
     Ok(closing_on_failure!(pool, |conn| insert_unnest_on(
-        &mut conn, events, commit_if
+        &mut conn, events, commit_if, fences
     )))
 }
 
@@ -107,6 +110,7 @@ async fn insert_unnest_on(
     conn: &mut sqlx::PgConnection,
     events: &[&MessageEvent],
     commit_if: impl Fn(u64) -> bool,
+    fences: &[Fence],
 ) -> anyhow::Result<u64> {
     let mut tx = sqlx::Connection::begin(conn)
         .await
@@ -132,6 +136,8 @@ async fn insert_unnest_on(
         affected += done.rows_affected();
     }
     if commit_if(affected) {
+        // Last, so the epoch's row is locked only for the commit itself.
+        check_fences!(tx, Postgres, fences, " FOR SHARE");
         tx.commit().await.context("committing events")?;
     } else {
         tx.rollback().await.context("rolling back")?;
@@ -154,6 +160,16 @@ impl Store {
     pub async fn insert_batches(
         &self,
         batches: &[&[MessageEvent]],
+    ) -> anyhow::Result<Vec<InsertOutcome>> {
+        self.insert_batches_fenced(batches, &[]).await
+    }
+
+    /// [`Store::insert_batches`] in a transaction that commits only while
+    /// every fence holds (a cluster owner's commit; see `fencing`).
+    pub async fn insert_batches_fenced(
+        &self,
+        batches: &[&[MessageEvent]],
+        fences: &[Fence],
     ) -> anyhow::Result<Vec<InsertOutcome>> {
         let mut outcomes = vec![InsertOutcome::default(); batches.len()];
         let total: usize = batches.iter().map(|b| b.len()).sum();
@@ -179,8 +195,8 @@ impl Store {
             return Ok(outcomes);
         }
         let existing = match self {
-            Store::Sqlite(pool) => insert_rows!(pool, Sqlite, rows),
-            Store::Postgres(pool) => insert_rows!(pool, Postgres, rows),
+            Store::Sqlite(pool) => insert_rows!(pool, Sqlite, rows, fences, ""),
+            Store::Postgres(pool) => insert_rows!(pool, Postgres, rows, fences, " FOR SHARE"),
         };
         for (i, _) in rows.iter().enumerate() {
             outcomes[row_batch[i]].accepted += 1;
@@ -220,16 +236,28 @@ impl Store {
     /// `events` directly; when some key is already there (another writer),
     /// it rolls back and returns false, and the caller falls back to
     /// [`Store::insert_batches`], which classifies each event itself.
-    pub async fn store_new(&self, events: &[&MessageEvent]) -> anyhow::Result<bool> {
+    ///
+    /// `fences` (a cluster owner's commit, PostgreSQL) are checked in the
+    /// same transaction: a stale one fails the call with
+    /// [`super::Fenced`] and nothing is stored.
+    pub async fn store_new(
+        &self,
+        events: &[&MessageEvent],
+        fences: &[Fence],
+    ) -> anyhow::Result<bool> {
         let n = events.len() as u64;
         let all_new = |affected: u64| affected == n;
         match self {
             Store::Sqlite(pool) => {
+                anyhow::ensure!(
+                    fences.is_empty(),
+                    "fenced commits need PostgreSQL (a cluster's store)"
+                );
                 insert_events_tx!(pool, Sqlite, "ingest_log", events, "", |_| true);
                 Ok(true)
             }
             Store::Postgres(pool) => {
-                let affected = insert_unnest(pool, events, all_new).await?;
+                let affected = insert_unnest(pool, events, all_new, fences).await?;
                 Ok(all_new(affected))
             }
         }
@@ -293,5 +321,37 @@ impl Store {
             }
         };
         done.context("deleting expired events")
+    }
+
+    /// A cluster owner's retention of one partition (PostgreSQL): deletes at
+    /// most `limit` events with `at < cutoff` of `accounts`, in a
+    /// transaction that commits only while `fence` holds, so an owner that
+    /// lost the partition deletes nothing the new owner has loaded. Returns
+    /// the keys that went.
+    pub async fn delete_before_fenced(
+        &self,
+        cutoff: Timestamp,
+        limit: i64,
+        accounts: &[String],
+        fence: Fence,
+    ) -> anyhow::Result<Vec<(String, String, String)>> {
+        let Store::Postgres(pool) = self else {
+            bail!("fenced retention needs PostgreSQL (a cluster's store)");
+        };
+        Ok(in_transaction!(pool, |tx| {
+            let keys: Vec<(String, String, String)> = sqlx::query_as(
+                "DELETE FROM events WHERE (account, channel, id) IN \
+                 (SELECT account, channel, id FROM events WHERE at_us < $1 AND account = ANY($3) LIMIT $2) \
+                 RETURNING account, channel, id",
+            )
+            .bind(cutoff.unix_micros())
+            .bind(limit)
+            .bind(accounts)
+            .fetch_all(&mut *tx)
+            .await
+            .context("deleting expired events")?;
+            check_fences!(tx, Postgres, &[fence], " FOR SHARE");
+            keys
+        }))
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const PARTITIONS: u32 = 8;
+pub const PARTITIONS: u32 = 8;
 const NATS_SERVER: &str = "/usr/sbin/nats-server";
 const META_SECRET: &str = "cluster-app-secret";
 
@@ -104,12 +104,17 @@ impl Node {
     }
 
     pub fn start_with_ttl(id: &str, db: &TestDb, nats: &str, ttl: &str) -> Node {
+        Self::start_with(id, db, nats, ttl, &[])
+    }
+
+    /// A node with `extra` arguments (e.g. `--nats-replicas 3`).
+    pub fn start_with(id: &str, db: &TestDb, nats: &str, ttl: &str, extra: &[&str]) -> Node {
         let partitions = PARTITIONS.to_string();
-        let process = ServeProcess::start(&[
-            "--database-url",
-            &db.url,
-            "--retention",
-            "off",
+        let mut args = vec!["--database-url", &db.url];
+        if !extra.contains(&"--retention") {
+            args.extend(["--retention", "off"]);
+        }
+        args.extend([
             "--nats",
             nats,
             "--partitions",
@@ -123,6 +128,8 @@ impl Node {
             "--meta-app-secret",
             META_SECRET,
         ]);
+        args.extend_from_slice(extra);
+        let process = ServeProcess::start(&args);
         Node {
             id: id.to_string(),
             process,
@@ -172,7 +179,7 @@ async fn cluster_of(n: usize) -> (Nats, TestDb, reqwest::Client, Vec<Node>) {
 }
 
 /// The cluster's view from every live node.
-async fn statuses(client: &reqwest::Client, nodes: &[&Node]) -> Vec<Value> {
+pub async fn statuses(client: &reqwest::Client, nodes: &[&Node]) -> Vec<Value> {
     let mut out = Vec::new();
     for node in nodes {
         if let Ok(r) = client.get(node.url("/v1/cluster")).send().await
@@ -185,7 +192,7 @@ async fn statuses(client: &reqwest::Client, nodes: &[&Node]) -> Vec<Value> {
     out
 }
 
-fn numbers(v: &Value, field: &str) -> Vec<u64> {
+pub fn numbers(v: &Value, field: &str) -> Vec<u64> {
     v[field]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_u64).collect())
@@ -219,27 +226,37 @@ pub async fn wait_settled(client: &reqwest::Client, nodes: &[&Node], within: Dur
     panic!("the cluster did not settle within {within:?}: {last:#?}");
 }
 
+/// What one posting client saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Posted {
+    /// Answers that were 503 (each followed by a retry).
+    pub unavailable: usize,
+    /// The longest a batch took from its first attempt to its 202.
+    pub longest: Duration,
+}
+
 /// Clients that post every batch through the nodes (round-robin), moving
-/// to the next node on 503 or when a node does not answer, until each batch
-/// got a 202. Returns how many 503s they saw.
-fn post_all(
+/// to the next node on 503 or when a node does not answer (10 s), until
+/// each batch got a 202.
+pub fn post_all(
     ports: Arc<Vec<u16>>,
     batches: Arc<Vec<String>>,
     clients: usize,
     acked: Arc<AtomicUsize>,
-) -> Vec<tokio::task::JoinHandle<usize>> {
+) -> Vec<tokio::task::JoinHandle<Posted>> {
     (0..clients)
         .map(|c| {
             let (ports, batches, acked) = (ports.clone(), batches.clone(), acked.clone());
             tokio::spawn(async move {
                 let client = replywatch::tls::client_builder()
-                    .timeout(Duration::from_secs(20))
+                    .timeout(Duration::from_secs(10))
                     .build()
                     .unwrap();
-                let mut unavailable = 0;
+                let mut posted = Posted::default();
                 let mut node = c;
                 for i in (c..batches.len()).step_by(clients) {
-                    let deadline = Instant::now() + Duration::from_secs(60);
+                    let first = Instant::now();
+                    let deadline = first + Duration::from_secs(60);
                     loop {
                         assert!(
                             Instant::now() < deadline,
@@ -254,22 +271,23 @@ fn post_all(
                             .await;
                         match r {
                             Ok(r) if r.status() == 202 => break,
-                            Ok(r) if r.status() == 503 => unavailable += 1,
+                            Ok(r) if r.status() == 503 => posted.unavailable += 1,
                             Ok(r) => panic!("batch {i}: unexpected status {}", r.status()),
                             Err(_) => {} // that node is down
                         }
                         node += 1;
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
+                    posted.longest = posted.longest.max(first.elapsed());
                     acked.fetch_add(1, Ordering::SeqCst);
                 }
-                unavailable
+                posted
             })
         })
         .collect()
 }
 
-async fn wait_acked(acked: &AtomicUsize, at_least: usize) {
+pub async fn wait_acked(acked: &AtomicUsize, at_least: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while acked.load(Ordering::SeqCst) < at_least {
         assert!(Instant::now() < deadline, "the load stalled");
@@ -277,11 +295,11 @@ async fn wait_acked(acked: &AtomicUsize, at_least: usize) {
     }
 }
 
-fn batches_of(lines: &[String], size: usize) -> Arc<Vec<String>> {
+pub fn batches_of(lines: &[String], size: usize) -> Arc<Vec<String>> {
     Arc::new(lines.chunks(size).map(|c| c.join("\n")).collect())
 }
 
-fn sent_events(batches: &[String]) -> EventSet {
+pub fn sent_events(batches: &[String]) -> EventSet {
     EventSet::from_events(batches.iter().flat_map(|b| events_of(b)))
 }
 
@@ -323,7 +341,7 @@ async fn get_json(client: &reqwest::Client, url: String) -> Value {
         .unwrap_or_else(|e| panic!("{url}: {e}: {}", String::from_utf8_lossy(&body)))
 }
 
-async fn assert_stats_match(client: &reqwest::Client, nodes: &[&Node], expected: &EventSet) {
+pub async fn assert_stats_match(client: &reqwest::Client, nodes: &[&Node], expected: &EventSet) {
     let as_of = Timestamp::from_datetime(chrono::Utc::now());
     let window = Micros(7 * 86_400 * 1_000_000);
     let want =
@@ -611,7 +629,7 @@ async fn a_nats_restart_mid_load_loses_nothing_acknowledged() {
     tokio::task::block_in_place(|| nats.restart(Duration::from_secs(7)));
     let mut unavailable = 0;
     for c in clients {
-        unavailable += c.await.unwrap();
+        unavailable += c.await.unwrap().unavailable;
     }
     assert!(
         restarted_at < batches.len(),

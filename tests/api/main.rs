@@ -9,6 +9,7 @@ mod helpers;
 
 mod calendar;
 mod cluster;
+mod cluster_ha;
 mod delivery;
 mod edges;
 mod events;

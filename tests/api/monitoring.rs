@@ -426,25 +426,52 @@ fn the_compose_cluster_profile_wires_nats_three_nodes_their_database_and_prometh
             .unwrap();
     let services = &compose["services"];
     let node = &services["replywatch-node"];
-    let nats = &services["nats"];
-    for s in [node, nats] {
-        assert_eq!(s["profiles"][0].as_str(), Some("cluster"));
-    }
+    assert_eq!(node["profiles"][0].as_str(), Some("cluster"));
     assert_eq!(node["deploy"]["replicas"].as_u64(), Some(3));
-    let command: Vec<&str> = nats["command"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v.as_str())
-        .collect();
-    assert!(
-        command.contains(&"-js"),
-        "JetStream is enabled: {command:?}"
-    );
+    // Three NATS servers with JetStream, each routed to all three, with
+    // names and a volume of its own: no single NATS server to lose.
+    let names = ["nats-1", "nats-2", "nats-3"];
+    let mut volumes = std::collections::BTreeSet::new();
+    for name in names {
+        let nats = &services[name];
+        assert_eq!(nats["profiles"][0].as_str(), Some("cluster"), "{name}");
+        let command: Vec<&str> = nats["command"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let after = |flag: &str| {
+            command
+                .iter()
+                .position(|a| *a == flag)
+                .map(|i| command[i + 1])
+        };
+        assert!(command.contains(&"-js"), "{name}: JetStream: {command:?}");
+        assert_eq!(after("--server_name"), Some(name));
+        assert_eq!(after("--cluster"), Some("nats://0.0.0.0:6222"));
+        let routes = after("--routes").unwrap();
+        for peer in names {
+            assert!(
+                routes.contains(&format!("nats://{peer}:6222")),
+                "{name}: {routes}"
+            );
+        }
+        volumes.insert(nats["volumes"][0].as_str().unwrap().to_string());
+        assert!(
+            node["depends_on"][name].is_mapping(),
+            "the nodes wait for {name}"
+        );
+    }
+    assert_eq!(volumes.len(), 3, "each NATS server keeps its own store");
     // The nodes reach NATS by its service name on the client port, and share
     // their own database, which the postgres init script creates.
     let env = &node["environment"];
-    assert_eq!(env["REPLYWATCH_NATS"].as_str(), Some("nats://nats:4222"));
+    assert_eq!(
+        env["REPLYWATCH_NATS"].as_str(),
+        Some("nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222")
+    );
+    assert_eq!(env["REPLYWATCH_NATS_REPLICAS"].as_str(), Some("3"));
     let url = env["REPLYWATCH_DATABASE_URL"].as_str().unwrap();
     let db = url.rsplit('/').next().unwrap();
     assert_ne!(

@@ -2,7 +2,7 @@
 //! takes free partitions up to its even share, hands back what it holds
 //! beyond it, and starts or stops the partitions' consumers.
 
-use super::partition::serve_partition;
+use super::partition::{serve_partition, set_serving};
 use super::*;
 
 /// A held lease and the task serving its partition.
@@ -21,6 +21,12 @@ pub(super) struct Coordinator {
     /// Also the event log and the shared view the coordinator reads and updates.
     pub(super) parts: PartitionContext,
 }
+
+/// A lease not renewed for `ttl / LOST_AFTER` counts as lost. Rounds run
+/// every third of the TTL, so the round that notices comes before the
+/// lease can have expired in JetStream (at most `ttl` after the last
+/// renewal was stored): the node stops serving before another may start.
+const LOST_AFTER: u32 = 2;
 
 pub(super) fn lease_key(p: u32) -> String {
     format!("partition.{p}")
@@ -60,18 +66,30 @@ impl Coordinator {
     /// One round: announce, renew, then move towards the share.
     pub(super) async fn round(&mut self) {
         let me = self.node.clone();
+        // A partition task that ended by itself was fenced off (another
+        // node claimed the partition): the lease is not worth holding.
+        let ended: Vec<u32> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.task.is_finished())
+            .map(|(p, _)| *p)
+            .collect();
+        for p in ended {
+            self.release(p);
+        }
         if let Err(e) = self
             .leases
             .put(format!("node.{me}"), me.clone().into())
             .await
         {
             // NATS is unreachable: renewing would time out lease by lease.
-            // Leases not renewed for a whole TTL have expired: stop serving them.
+            // Leases not renewed for half a TTL may expire before the next
+            // round ends: stop serving them (see `LOST_AFTER`).
             tracing::warn!(error = %e, "announcing this node failed (NATS down?)");
             let stale: Vec<u32> = self
                 .held
                 .iter()
-                .filter(|(_, h)| h.renewed.elapsed() >= self.ttl)
+                .filter(|(_, h)| h.renewed.elapsed() >= self.ttl / LOST_AFTER)
                 .map(|(p, _)| *p)
                 .collect();
             self.drop_lost(stale);
@@ -121,7 +139,8 @@ impl Coordinator {
     }
 
     /// Renews every held lease; drops those another node has taken, or that
-    /// could not be renewed for a whole TTL (they have expired by now).
+    /// could not be renewed for half a TTL (they may expire before the
+    /// next round).
     pub(super) async fn renew(&mut self) {
         let mut lost = Vec::new();
         for (&p, held) in self.held.iter_mut() {
@@ -135,8 +154,8 @@ impl Coordinator {
                     held.renewed = Instant::now();
                 }
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => lost.push(p),
-                Err(e) if held.renewed.elapsed() >= self.ttl => {
-                    tracing::warn!(partition = p, error = %e, "lease not renewed for a whole TTL");
+                Err(e) if held.renewed.elapsed() >= self.ttl / LOST_AFTER => {
+                    tracing::warn!(partition = p, error = %e, "lease not renewed for half its TTL");
                     lost.push(p);
                 }
                 Err(e) => tracing::warn!(partition = p, error = %e, "renewing a lease failed"),
@@ -154,6 +173,10 @@ impl Coordinator {
                 "lease lost; another node may serve the partition now"
             );
             if let Some(held) = self.held.remove(&p) {
+                // Not served from now on (its figures come from the store),
+                // before the lease can expire and another node serve it;
+                // a commit still in flight is fenced off if it is late.
+                set_serving(&self.parts.view, p, false);
                 tokio::spawn(stop_task(p, held));
             }
         }

@@ -15,7 +15,7 @@ use super::{ClusterArgs, partition_of};
 use crate::domain::MessageEvent;
 use crate::service::ingest::{IngestQueue, SubmitError};
 use crate::service::live::LiveState;
-use crate::store::Store;
+use crate::store::{Fence, Store};
 use async_nats::jetstream::kv;
 use futures_util::{FutureExt, StreamExt};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -39,6 +39,8 @@ struct Membership {
     nodes: Vec<String>,
     owned: BTreeSet<u32>,
     serving: BTreeSet<u32>,
+    /// The epoch this node claimed for each partition it serves.
+    epochs: BTreeMap<u32, i64>,
 }
 
 /// `GET /v1/cluster`: this node's view.
@@ -76,18 +78,20 @@ impl Cluster {
     ) -> anyhow::Result<(Arc<Cluster>, JoinHandle<()>)> {
         let url = args.nats.as_deref().unwrap_or("nats://127.0.0.1:4222");
         let node = super::node_id(args.node_id.as_deref())?;
-        let log = EventLog::connect(url, &node, args.partitions).await?;
+        let log = EventLog::connect(url, &node, args.partitions, args.nats_replicas).await?;
         let ttl = Duration::from_micros(args.lease_ttl.0.max(1_000_000) as u64);
         let leases = log.lease_bucket(ttl).await?;
         let view = Arc::new(Mutex::new(Membership::default()));
         let (stop, stop_rx) = mpsc::channel(1);
-        let loader = start_loader(store, live.clone(), args.partitions);
+        let loader = start_loader(store.clone(), live.clone(), args.partitions);
         let coordinator = Coordinator {
             node: node.clone(),
             leases,
             ttl,
             held: BTreeMap::new(),
             parts: PartitionContext {
+                node: node.clone(),
+                store,
                 log: log.clone(),
                 metrics,
                 live,
@@ -112,6 +116,11 @@ impl Cluster {
             }),
             task,
         ))
+    }
+
+    /// This node's name in the cluster.
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     /// Publishes a validated batch to the event log (202 once this returns).
@@ -185,6 +194,39 @@ impl crate::service::sink::EventSink for Cluster {
                 Err(e) => Err(SinkError::Log(e.to_string())),
             }
         })
+    }
+}
+
+/// A node prunes the partitions it serves, each under its epoch: every
+/// event is deleted by its owner only (once per cluster), and the owner's
+/// live state loses exactly what it deleted.
+impl crate::service::retention::RetentionScope for Cluster {
+    fn slices(&self, live: &LiveState) -> Vec<crate::service::retention::Slice> {
+        let view = self.view();
+        let partitions = self.log.partitions();
+        let mut accounts: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+        live.read(|engine| {
+            for stream in engine.set().streams() {
+                let account = stream.account.as_str();
+                accounts
+                    .entry(partition_of(account, partitions))
+                    .or_default()
+                    .insert(account.to_string());
+            }
+        });
+        view.serving
+            .iter()
+            .filter_map(|p| {
+                let epoch = *view.epochs.get(p)?;
+                Some(crate::service::retention::Slice {
+                    accounts: accounts.remove(p)?.into_iter().collect(),
+                    fence: Fence {
+                        partition: *p,
+                        epoch,
+                    },
+                })
+            })
+            .collect()
     }
 }
 

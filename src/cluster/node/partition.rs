@@ -8,6 +8,8 @@ use super::*;
 /// What a partition task needs.
 #[derive(Clone)]
 pub(super) struct PartitionContext {
+    pub(super) node: String,
+    pub(super) store: Store,
     pub(super) log: EventLog,
     pub(super) metrics: Arc<crate::telemetry::metrics::Metrics>,
     pub(super) live: Arc<LiveState>,
@@ -16,22 +18,62 @@ pub(super) struct PartitionContext {
     pub(super) view: Arc<Mutex<Membership>>,
 }
 
-/// Loads the partition's accounts, consumes until told to stop, then drops
-/// the accounts from the live engine.
-pub(super) async fn serve_partition(p: u32, ctx: PartitionContext, stop: watch::Receiver<bool>) {
+/// Claims the partition's epoch (fencing off its previous owner), loads
+/// its accounts, consumes until told to stop (or fenced off in turn), then
+/// drops the accounts from the live engine.
+pub(super) async fn serve_partition(
+    p: u32,
+    ctx: PartitionContext,
+    mut stop: watch::Receiver<bool>,
+) {
+    // Before the load: a commit of the previous owner either checked the
+    // old epoch before this (and the load below sees it) or is refused.
+    let Some(epoch) = claim(p, &ctx, &mut stop).await else {
+        return;
+    };
+    let fence = Fence {
+        partition: p,
+        epoch,
+    };
     let (loaded, wait) = oneshot::channel();
     // Awaited even if a stop comes meanwhile: the accounts must be in the
     // engine before they are dropped again below.
     if ctx.loader.send((p, loaded)).is_ok() {
         let _ = wait.await;
     }
+    ctx.view
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .epochs
+        .insert(p, epoch);
     set_serving(&ctx.view, p, true);
-    consume(p, &ctx, stop).await;
+    consume(p, &ctx, fence, stop).await;
     set_serving(&ctx.view, p, false);
     let partitions = ctx.log.partitions();
     ctx.live
         .drop_accounts(|account| partition_of(account, partitions) == p);
     tracing::info!(partition = p, "stopped serving the partition");
+}
+
+/// Raises the partition's epoch in the store, retrying while the database
+/// fails; None when told to stop first.
+async fn claim(p: u32, ctx: &PartitionContext, stop: &mut watch::Receiver<bool>) -> Option<i64> {
+    loop {
+        match ctx.store.claim_partition(p, &ctx.node).await {
+            Ok(epoch) => {
+                tracing::info!(partition = p, epoch, "partition claimed");
+                return Some(epoch);
+            }
+            Err(e) => tracing::warn!(
+                partition = p,
+                error = format!("{e:#}"),
+                "claiming the partition failed; retrying"
+            ),
+        }
+        if pause(stop, Duration::from_secs(1)).await {
+            return None;
+        }
+    }
 }
 
 pub(super) fn set_serving(view: &Mutex<Membership>, p: u32, on: bool) {
@@ -48,7 +90,12 @@ pub(super) async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool
     *stop.borrow()
 }
 
-pub(super) async fn consume(p: u32, ctx: &PartitionContext, mut stop: watch::Receiver<bool>) {
+pub(super) async fn consume(
+    p: u32,
+    ctx: &PartitionContext,
+    fence: Fence,
+    mut stop: watch::Receiver<bool>,
+) {
     let consumer = loop {
         match ctx.log.consumer(p).await {
             Ok(c) => break c,
@@ -125,9 +172,11 @@ pub(super) async fn consume(p: u32, ctx: &PartitionContext, mut stop: watch::Rec
                 }
             }
             let n_messages = messages.len();
-            match commit_all(p, ctx, &messages, batches, &mut stop).await {
+            match commit_all(p, ctx, fence, &messages, batches, &mut stop).await {
                 true => {}
-                false => return, // unacknowledged: delivered again after ACK_WAIT
+                // Unacknowledged: delivered again after ACK_WAIT (to the
+                // new owner when this one was fenced off).
+                false => return,
             }
             tracing::debug!(
                 partition = p,
@@ -207,6 +256,7 @@ pub(super) async fn set_aside_payload(
 pub(super) async fn commit_all(
     p: u32,
     ctx: &PartitionContext,
+    fence: Fence,
     messages: &[async_nats::jetstream::Message],
     batches: Vec<(usize, Vec<MessageEvent>)>,
     stop: &mut watch::Receiver<bool>,
@@ -215,13 +265,13 @@ pub(super) async fn commit_all(
         .iter()
         .flat_map(|(_, e)| e.iter().cloned())
         .collect();
-    match commit(p, &ctx.ingest, all, stop).await {
+    match commit(p, ctx, fence, all, stop).await {
         Committed::Yes => return true,
         Committed::Stopped => return false,
         Committed::Refused(_) => {}
     }
     for (i, events) in batches {
-        match commit(p, &ctx.ingest, events.clone(), stop).await {
+        match commit(p, ctx, fence, events.clone(), stop).await {
             Committed::Yes => {}
             Committed::Stopped => return false,
             // One event at a time: only the refused ones are set aside, the
@@ -230,7 +280,7 @@ pub(super) async fn commit_all(
                 let mut refused = Vec::new();
                 let mut reason = why;
                 for e in events {
-                    match commit(p, &ctx.ingest, vec![e.clone()], stop).await {
+                    match commit(p, ctx, fence, vec![e.clone()], stop).await {
                         Committed::Yes => {}
                         Committed::Stopped => return false,
                         Committed::Refused(why) => {
@@ -275,7 +325,8 @@ pub(super) enum Committed {
     Yes,
     /// The database refused the content (retrying cannot help).
     Refused(String),
-    /// The worker stopped, or the partition was told to stop.
+    /// The worker stopped, the partition was told to stop, or another
+    /// node has claimed it since (fenced off: nothing was stored).
     Stopped,
 }
 
@@ -284,7 +335,8 @@ pub(super) enum Committed {
 /// database refusing the data is not).
 pub(super) async fn commit(
     p: u32,
-    ingest: &IngestQueue,
+    ctx: &PartitionContext,
+    fence: Fence,
     events: Vec<MessageEvent>,
     stop: &mut watch::Receiver<bool>,
 ) -> Committed {
@@ -293,9 +345,14 @@ pub(super) async fn commit(
     }
     let mut delay = Duration::from_millis(20);
     loop {
-        match ingest.submit(events.clone()).await {
+        match ctx.ingest.submit_fenced(events.clone(), Some(fence)).await {
             Ok(_) => return Committed::Yes,
             Err(SubmitError::Stopped) => return Committed::Stopped,
+            Err(SubmitError::Fenced(e)) => {
+                tracing::warn!(partition = p, error = %e, "fenced off: stopping the partition");
+                ctx.metrics.fenced();
+                return Committed::Stopped;
+            }
             Err(SubmitError::Refused(e)) => return Committed::Refused(format!("{e:#}")),
             Err(SubmitError::QueueFull) => {}
             Err(SubmitError::Store(e)) => tracing::warn!(

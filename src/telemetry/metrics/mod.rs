@@ -73,6 +73,7 @@ pub struct Metrics {
     duplicates: IntCounterVec,
     rejected: IntCounterVec,
     dead_letters: IntCounterVec,
+    fenced: IntCounter,
     /// SPEC §5: `replywatch_requests_decided_total` and its revisions.
     decided: decided::Decided,
     first_reply: HistogramVec,
@@ -135,6 +136,11 @@ impl Metrics {
             &["reason"],
         )?;
         registry.register(Box::new(dead_letters.clone()))?;
+        let fenced = IntCounter::new(
+            "replywatch_cluster_fenced_total",
+            "Commits of this cluster node refused because another node claimed the partition since (its lease had expired); the messages go to the new owner.",
+        )?;
+        registry.register(Box::new(fenced.clone()))?;
         let decided = decided::Decided::register(&registry)?;
         let first_reply = HistogramVec::new(
             HistogramOpts::new(
@@ -188,6 +194,7 @@ impl Metrics {
             duplicates,
             rejected,
             dead_letters,
+            fenced,
             decided,
             first_reply,
             folded_accounts,
@@ -217,6 +224,11 @@ impl Metrics {
     /// Counts a message set aside in the dead-letter stream.
     pub fn dead_lettered(&self, reason: &str) {
         self.dead_letters.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts a commit fenced off (another node owns the partition now).
+    pub fn fenced(&self) {
+        self.fenced.inc();
     }
 
     /// Counts refused events (or requests, when the events are unknown).
