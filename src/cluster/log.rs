@@ -45,6 +45,9 @@ pub struct Published {
     pub duplicates: u64,
 }
 
+/// Per partition, the stream sequence of a batch's last message there.
+pub type Marks = std::collections::BTreeMap<u32, u64>;
+
 /// One message: the NDJSON lines of some events of one partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
@@ -125,6 +128,26 @@ pub struct EventLog {
     replicas: u8,
 }
 
+/// The stream of `config.name` as stored, created from `config` when it
+/// does not exist. Nodes starting together race to create it: a creation
+/// that fails because another node's came first finds that one.
+async fn ensure_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> anyhow::Result<stream::Stream> {
+    if let Ok(stream) = js.get_stream(&config.name).await {
+        return Ok(stream);
+    }
+    let name = config.name.clone();
+    match js.create_stream(config).await {
+        Ok(stream) => Ok(stream),
+        Err(created) => match js.get_stream(&name).await {
+            Ok(stream) => Ok(stream),
+            Err(_) => Err(created.into()),
+        },
+    }
+}
+
 /// A stream made with another replica count than this node's
 /// `--nats-replicas` is refused, naming both (JetStream would silently keep
 /// its own).
@@ -173,8 +196,7 @@ impl EventLog {
         let mut js = jetstream::new(client);
         js.set_timeout(REQUEST_TIMEOUT);
         let description = format!("replywatch events; partitions={partitions}");
-        let stream = js
-            .get_or_create_stream(stream::Config {
+        let stream = ensure_stream(&js, stream::Config {
                 name: STREAM.into(),
                 description: Some(description.clone()),
                 subjects: vec![format!("{SUBJECT_PREFIX}.*")],
@@ -194,8 +216,9 @@ impl EventLog {
             "the cluster's stream {STREAM} was created with {existing:?}, but this node was started with --partitions {partitions}; every node must use the cluster's number"
         );
         same_replicas(STREAM, config.num_replicas, replicas)?;
-        let dead = js
-            .get_or_create_stream(stream::Config {
+        let dead = ensure_stream(
+            &js,
+            stream::Config {
                 name: DEAD_STREAM.into(),
                 description: Some("replywatch messages set aside (undecodable or refused)".into()),
                 subjects: vec![format!("{DEAD_SUBJECT_PREFIX}.*")],
@@ -204,9 +227,10 @@ impl EventLog {
                 max_age: DEAD_MAX_AGE,
                 num_replicas: usize::from(replicas),
                 ..Default::default()
-            })
-            .await
-            .with_context(|| format!("creating the JetStream stream {DEAD_STREAM}"))?;
+            },
+        )
+        .await
+        .with_context(|| format!("creating the JetStream stream {DEAD_STREAM}"))?;
         same_replicas(
             DEAD_STREAM,
             dead.cached_info().config.num_replicas,
@@ -226,9 +250,20 @@ impl EventLog {
     }
 
     /// Publishes a validated batch; returns once JetStream stored every
-    /// message (on disk). On error some messages may be stored: re-sending
-    /// the batch is safe (same ids; the store ignores known events).
+    /// message (on disk; with replicas, on a quorum of servers). On error
+    /// some messages may be stored: re-sending the batch is safe (same ids;
+    /// the store ignores known events).
     pub async fn publish(&self, events: &[MessageEvent]) -> Result<Published, LogError> {
+        Ok(self.publish_tracked(events).await?.0)
+    }
+
+    /// [`EventLog::publish`], with the stream sequence of the last message
+    /// of each partition the batch went to (what [`EventLog::wait_committed`]
+    /// waits for).
+    pub async fn publish_tracked(
+        &self,
+        events: &[MessageEvent],
+    ) -> Result<(Published, Marks), LogError> {
         let chunks = encode_chunks(events, self.partitions);
         let fail = |e: &dyn std::fmt::Display| LogError(e.to_string());
         let mut pending = Vec::with_capacity(chunks.len());
@@ -240,16 +275,45 @@ impl EventLog {
                 .publish_with_headers(subject(chunk.partition), headers, chunk.payload.into())
                 .await
                 .map_err(|e| fail(&e))?;
-            pending.push((ack, chunk.events));
+            pending.push((ack, chunk.partition, chunk.events));
         }
         let mut published = Published::default();
-        for (ack, n) in pending {
-            match ack.await.map_err(|e| fail(&e))?.duplicate {
+        let mut marks = Marks::new();
+        for (ack, partition, n) in pending {
+            let ack = ack.await.map_err(|e| fail(&e))?;
+            // A duplicate's sequence is the stored original's.
+            let mark = marks.entry(partition).or_default();
+            *mark = (*mark).max(ack.sequence);
+            match ack.duplicate {
                 true => published.duplicates += n,
                 false => published.events += n,
             }
         }
-        Ok(published)
+        Ok((published, marks))
+    }
+
+    /// Waits until every partition's owner has committed and acknowledged
+    /// its messages up to the marked sequence (the consumer's ack floor),
+    /// at most `within`; false when that did not happen in time.
+    pub async fn wait_committed(&self, marks: &Marks, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        for (&partition, &seq) in marks {
+            loop {
+                let floor = self
+                    .stream
+                    .consumer_info(consumer_name(partition))
+                    .await
+                    .map(|info| info.ack_floor.stream_sequence);
+                if floor.is_ok_and(|f| f >= seq) {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        true
     }
 
     /// Sets a message aside in the dead-letter stream with its reason;

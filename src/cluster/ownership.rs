@@ -23,6 +23,21 @@ pub fn preference(partitions: u32, nodes: usize, rank: usize) -> Vec<u32> {
     (0..partitions).map(|i| (start + i) % partitions).collect()
 }
 
+/// The live nodes, sorted, from the lease bucket's keys (`node.<id>`)
+/// and this node's own id. A key counts once: JetStream's key listing
+/// repeats a key that is written while it lists (every node rewrites its
+/// own each round), and a repeated node made every node's share too small
+/// — partitions were handed back and taken again every few seconds.
+pub fn live_nodes(keys: &[String], me: &str) -> Vec<String> {
+    let nodes: BTreeSet<String> = keys
+        .iter()
+        .filter_map(|k| k.strip_prefix("node."))
+        .chain(std::iter::once(me))
+        .map(String::from)
+        .collect();
+    nodes.into_iter().collect()
+}
+
 /// What a node does this round.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
@@ -88,6 +103,18 @@ mod tests {
         assert_eq!(p.acquire, 0);
         // Rank 1 of the same pair, owning everything, keeps its own half.
         assert_eq!(plan(&owned, 16, 2, 1).release, (0..8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_node_listed_twice_counts_once_and_a_node_always_sees_itself() {
+        let keys: Vec<String> = ["node.b", "partition.3", "node.a", "node.b", "node.b"]
+            .map(String::from)
+            .into();
+        assert_eq!(live_nodes(&keys, "a"), ["a", "b"]);
+        assert_eq!(live_nodes(&keys, "c"), ["a", "b", "c"]);
+        // With the repeats, b (rank 1 of 2) keeps its share of 8 of 16.
+        let nodes = live_nodes(&keys, "b");
+        assert_eq!(fair_share(16, nodes.len(), 1), 8);
     }
 
     #[test]

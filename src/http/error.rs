@@ -148,6 +148,10 @@ impl From<crate::service::sink::SinkError> for ApiError {
                     RETRY_STOPPING_S,
                 )
             }
+            SinkError::NotVisible(e) => ApiError::unavailable(
+                format!("{e}; re-sending the same batch is safe (nothing is stored twice)"),
+                RETRY_SOON_S,
+            ),
             // Only a cluster owner's own commits carry an epoch; HTTP never
             // sees this, but it is an outage for the caller, not its fault.
             SinkError::Fenced(e) => {

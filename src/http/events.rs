@@ -166,11 +166,30 @@ fn outside_scope(access: &crate::access::Access, events: &[MessageEvent]) -> Api
     }
 }
 
+/// `POST /v1/events` query.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// `visible`: answer only once the events show in `/v1/stats` on every
+    /// node of a cluster (read-your-writes; on a single node every 202
+    /// already means that). Without it a cluster node answers once the
+    /// event log stored the batch.
+    pub wait: Option<Wait>,
+}
+
+/// What `?wait=` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Wait {
+    Visible,
+}
+
 /// Stores a batch of events, idempotently.
 #[utoipa::path(
     post,
     path = "/v1/events",
     tag = "events",
+    params(EventsQuery),
     request_body(
         description = "A JSON array of events (application/json) or one event per line (application/x-ndjson), SPEC §1.",
         content(
@@ -187,17 +206,18 @@ fn outside_scope(access: &crate::access::Access, events: &[MessageEvent]) -> Api
         (status = 408, description = "The body did not arrive within --body-timeout", body = super::error::ErrorBody),
         (status = 415, description = "Neither application/json nor application/x-ndjson", body = super::error::ErrorBody),
         (status = 422, description = "The database refused the batch's content; nothing stored, do not retry as is", body = super::error::ErrorBody),
-        (status = 503, description = "Queue full, state loading or database unavailable; retry after Retry-After seconds", body = super::error::ErrorBody),
+        (status = 503, description = "Queue full, state loading or database unavailable (or, with wait=visible, not visible on every node in time; re-sending is safe); retry after Retry-After seconds", body = super::error::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
 pub async fn post_events(
     State(state): State<AppState>,
     axum::Extension(access): axum::Extension<crate::access::Access>,
+    super::extract::Params(query): super::extract::Params<EventsQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<InsertOutcome>)> {
-    let result = store_batch(&state, &access, headers, body).await;
+    let result = store_batch(&state, &access, query.wait, headers, body).await;
     // SPEC §5: replywatch_events_rejected_total{reason}.
     match &result {
         Err(ApiError::BadRequest { details, .. }) => {
@@ -221,6 +241,7 @@ pub async fn post_events(
 async fn store_batch(
     state: &AppState,
     access: &crate::access::Access,
+    wait: Option<Wait>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<InsertOutcome>)> {
@@ -238,7 +259,10 @@ async fn store_batch(
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
     outside_scope(access, &events)?;
-    let outcome = state.ingest_events(events).await?;
+    let outcome = match wait {
+        Some(Wait::Visible) => state.ingest_events_visible(events).await?,
+        None => state.ingest_events(events).await?,
+    };
     Ok((StatusCode::ACCEPTED, Json(outcome)))
 }
 

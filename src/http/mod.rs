@@ -76,6 +76,15 @@ impl AppState {
         Ok(self.sink.submit(events).await?)
     }
 
+    /// [`AppState::ingest_events`], answering once the events show in
+    /// every node's figures (`?wait=visible`).
+    pub async fn ingest_events_visible(
+        &self,
+        events: Vec<crate::domain::MessageEvent>,
+    ) -> ApiResult<crate::store::InsertOutcome> {
+        Ok(self.sink.submit_visible(events).await?)
+    }
+
     /// Runs `f` over an engine that holds `scope`'s accounts.
     pub async fn read<R: Send + 'static>(
         &self,

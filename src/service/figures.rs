@@ -66,7 +66,7 @@ pub struct Figures {
     loads: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// An engine over every stored account and when it was built.
+/// An engine over every stored account and when its load began.
 struct StoreView {
     engine: Arc<Engine>,
     built: std::time::Instant,
@@ -106,6 +106,9 @@ impl Figures {
             return Ok(v.engine.clone());
         }
         *view = None;
+        // Fresh from when the load began: a commit after this instant may
+        // be missing from it (`?wait=visible` relies on that).
+        let started = std::time::Instant::now();
         let set = self
             .store
             .load_account_events(None)
@@ -120,7 +123,7 @@ impl Figures {
         let engine = Arc::new(engine);
         *view = Some(StoreView {
             engine: engine.clone(),
-            built: std::time::Instant::now(),
+            built: started,
         });
         Ok(engine)
     }

@@ -47,7 +47,12 @@ pub async fn run_once(
     match scope {
         None => delete_all(&mut deleted, || store.delete_before(cutoff, DELETE_BATCH)).await?,
         Some(scope) => {
-            for slice in scope.slices(live) {
+            let slices = scope.slices(live);
+            tracing::debug!(
+                slices = slices.len(),
+                "retention pass over this node's partitions"
+            );
+            for slice in slices {
                 let pass = delete_all(&mut deleted, || {
                     store.delete_before_fenced(cutoff, DELETE_BATCH, &slice.accounts, slice.fence)
                 })

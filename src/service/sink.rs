@@ -32,6 +32,10 @@ pub enum SinkError {
     /// The cluster's event log did not take the batch (no quorum, no ack).
     #[error("{0}")]
     Log(String),
+    /// The batch is stored (in the cluster's log), but did not show on
+    /// every node within the wait a client asked for (`?wait=visible`).
+    #[error("{0}")]
+    NotVisible(String),
     /// A cluster owner's commit carried a stale partition epoch: another
     /// node took the partition over, and stores its events now.
     #[error("{0}")]
@@ -46,4 +50,12 @@ pub type Submitted<'a> =
 pub trait EventSink: Send + Sync {
     /// Stores `events` (all or nothing) and says how many were new.
     fn submit(&self, events: Vec<MessageEvent>) -> Submitted<'_>;
+
+    /// Stores `events` and answers only once they show in the figures of
+    /// every node (`POST /v1/events?wait=visible`: read-your-writes). The
+    /// local queue's answer already means that (the live state is updated
+    /// before a batch is answered); a cluster waits for the owners.
+    fn submit_visible(&self, events: Vec<MessageEvent>) -> Submitted<'_> {
+        self.submit(events)
+    }
 }

@@ -311,7 +311,11 @@ impl ServeProcess {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
             .env_remove("REPLYWATCH_API_TOKEN")
-            .env("RUST_LOG", "warn")
+            // REPLYWATCH_TEST_LOG=info shows more of a failing test's server.
+            .env(
+                "RUST_LOG",
+                std::env::var("REPLYWATCH_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(std::process::Stdio::null())
             .stderr(file)
             .spawn()

@@ -75,6 +75,10 @@ impl Coordinator {
             .map(|(p, _)| *p)
             .collect();
         for p in ended {
+            tracing::info!(
+                partition = p,
+                "the partition's task ended (fenced off): giving the lease back"
+            );
             self.release(p);
         }
         if let Err(e) = self
@@ -105,6 +109,11 @@ impl Coordinator {
         let owned: BTreeSet<u32> = self.held.keys().copied().collect();
         let plan = ownership::plan(&owned, partitions, nodes.len(), rank);
         for p in plan.release {
+            tracing::info!(
+                partition = p,
+                nodes = nodes.len(),
+                "over this node's share: giving the lease back"
+            );
             self.release(p);
         }
         let mut wanted = plan.acquire;
@@ -191,17 +200,8 @@ impl Coordinator {
                 return None;
             }
         };
-        let keys: Vec<_> = keys.collect().await;
-        let mut nodes: Vec<String> = keys
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter_map(|k| k.strip_prefix("node.").map(String::from))
-            .collect();
-        if !nodes.contains(&self.node) {
-            nodes.push(self.node.clone());
-        }
-        nodes.sort();
-        Some(nodes)
+        let keys: Vec<String> = keys.filter_map(|k| async { k.ok() }).collect().await;
+        Some(ownership::live_nodes(&keys, &self.node))
     }
 
     pub(super) fn take(&mut self, p: u32, revision: u64) {

@@ -13,6 +13,7 @@ use super::log::{ACK_WAIT, EventLog, LogError, Published, decode};
 use super::ownership;
 use super::{ClusterArgs, partition_of};
 use crate::domain::MessageEvent;
+use crate::service::figures::STORE_VIEW_FRESH;
 use crate::service::ingest::{IngestQueue, SubmitError};
 use crate::service::live::LiveState;
 use crate::store::{Fence, Store};
@@ -186,14 +187,46 @@ impl crate::service::sink::EventSink for Cluster {
         use crate::service::sink::SinkError;
         Box::pin(async move {
             match self.publish(&events).await {
-                Ok(published) => Ok(crate::store::InsertOutcome {
-                    accepted: published.events,
-                    duplicates: published.duplicates,
-                    conflicts: 0,
-                }),
+                Ok(published) => Ok(outcome(published)),
                 Err(e) => Err(SinkError::Log(e.to_string())),
             }
         })
+    }
+
+    /// Read-your-writes: after JetStream stored the batch, waits until each
+    /// partition's owner committed and acknowledged it (it is then in the
+    /// store and in the owner's live engine), then for the store views
+    /// other nodes may have built before the commit to age out
+    /// ([`STORE_VIEW_FRESH`]): every node's `/v1/stats` shows the events.
+    fn submit_visible(&self, events: Vec<MessageEvent>) -> crate::service::sink::Submitted<'_> {
+        use crate::service::sink::SinkError;
+        Box::pin(async move {
+            let (published, marks) = self
+                .log
+                .publish_tracked(&events)
+                .await
+                .map_err(|e| SinkError::Log(e.to_string()))?;
+            if !self.log.wait_committed(&marks, VISIBLE_WITHIN).await {
+                return Err(SinkError::NotVisible(format!(
+                    "the batch is in the event log, but its partitions' owners did not commit it within {} s",
+                    VISIBLE_WITHIN.as_secs()
+                )));
+            }
+            tokio::time::sleep(STORE_VIEW_FRESH).await;
+            Ok(outcome(published))
+        })
+    }
+}
+
+/// How long `?wait=visible` waits for the owners' commits.
+const VISIBLE_WITHIN: Duration = Duration::from_secs(30);
+
+/// A cluster's 202 body: conflicts are known only to the owner.
+fn outcome(published: Published) -> crate::store::InsertOutcome {
+    crate::store::InsertOutcome {
+        accepted: published.events,
+        duplicates: published.duplicates,
+        conflicts: 0,
     }
 }
 

@@ -360,8 +360,10 @@ pub(super) async fn commit(
                 error = format!("{e:#}"),
                 "committing consumed events failed; retrying"
             ),
-            // The local queue never answers with the log's error.
-            Err(SubmitError::Log(e)) => tracing::warn!(partition = p, error = %e, "retrying"),
+            // The local queue never answers with the log's errors.
+            Err(SubmitError::Log(e) | SubmitError::NotVisible(e)) => {
+                tracing::warn!(partition = p, error = %e, "retrying")
+            }
         }
         if pause(stop, delay).await {
             return Committed::Stopped;
