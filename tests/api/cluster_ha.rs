@@ -557,3 +557,95 @@ async fn wait_visible_answers_once_every_node_shows_the_batch() {
     drop(nodes);
     db.remove().await;
 }
+
+/// Scheduled reports run once per cluster: both nodes see the daily report
+/// fall due at start-up, one claims the run in the store and writes it for
+/// every account (those of both nodes' partitions); the other writes none.
+#[cfg(feature = "reports")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_report_is_written_once_per_cluster_for_every_account() {
+    let nats = crate::cluster::Nats::start();
+    let db = TestDb::create(Backend::Postgres).await;
+    let client = replywatch::tls::client();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive();
+    let at = yesterday
+        .and_hms_opt(10, 0, 0)
+        .unwrap()
+        .and_utc()
+        .to_rfc3339();
+    let accounts = ["acct-0000", "acct-0001", "acct-0002", "acct-0003"];
+    let lines: Vec<String> = accounts
+        .iter()
+        .map(|a| format!(r#"{{"id":"1","account":"{a}","channel":"messenger","conversation":"c","from":"customer","at":"{at}"}}"#))
+        .collect();
+    let store = db.store().await;
+    store
+        .insert_events(&crate::reliability::events_of(&lines.join("\n")))
+        .await
+        .unwrap();
+    store.close().await;
+    let dirs: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            std::env::temp_dir().join(format!(
+                "replywatch-cluster-reports-{}-{i}",
+                std::process::id()
+            ))
+        })
+        .collect();
+    let nodes: Vec<Node> = (0..2)
+        .map(|i| {
+            let dir = dirs[i].to_str().unwrap();
+            let args = ["--report", "daily 00:00 UTC", "--reports-dir", dir];
+            Node::start_with(&format!("node-{i}"), &db, &nats.url(), "2s", &args)
+        })
+        .collect();
+    let all: Vec<&Node> = nodes.iter().collect();
+    wait_settled(&client, &all, Duration::from_secs(30)).await;
+    let partitions: std::collections::BTreeSet<u32> = accounts
+        .iter()
+        .map(|a| replywatch::cluster::partition_of(a, PARTITIONS))
+        .collect();
+    assert!(
+        partitions.len() > 1,
+        "the accounts span partitions: {partitions:?}"
+    );
+    let listed = |node: &Node| {
+        let client = client.clone();
+        let url = node.url("/v1/reports");
+        async move {
+            let body = client.get(url).send().await.unwrap().bytes().await.unwrap();
+            let runs: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+            runs.iter()
+                .map(|r| r["account"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = (Vec::new(), Vec::new());
+    while Instant::now() < deadline {
+        seen = (listed(&nodes[0]).await, listed(&nodes[1]).await);
+        if seen.0.len() + seen.1.len() >= accounts.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A second run would have come within the same second or two.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen = (listed(&nodes[0]).await, listed(&nodes[1]).await);
+    let (writer, other) = match seen.0.is_empty() {
+        true => (seen.1, seen.0),
+        false => (seen.0, seen.1),
+    };
+    let mut writer = writer;
+    writer.sort();
+    assert_eq!(
+        writer, accounts,
+        "one node wrote the report of every account"
+    );
+    assert!(other.is_empty(), "the other node wrote {other:?} too");
+    drop(nodes);
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    db.remove().await;
+}
