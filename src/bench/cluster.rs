@@ -27,6 +27,10 @@ pub struct BenchClusterArgs {
     /// Distinct events per run.
     #[arg(long, default_value_t = 300_000)]
     pub events: usize,
+    /// 3: the event log on a three-server NATS cluster of the bench's own
+    /// (routes on loopback), stream and lease bucket with three replicas.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub nats_replicas: u8,
     /// Lease TTL of the nodes (the failover time is about this plus a renewal period).
     #[arg(long, default_value = "5s")]
     pub lease_ttl: String,
@@ -74,11 +78,93 @@ struct Node {
     proc: Proc,
 }
 
+impl Node {
+    /// A field of the process's /proc status, in kB (VmRSS, VmHWM).
+    fn status_kb(&self, field: &str) -> Option<u64> {
+        let pid = self.proc.0.as_ref()?.id();
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+            .trim()
+            .trim_end_matches(" kB")
+            .parse()
+            .ok()
+    }
+}
+
+/// Memory per held event of each node (resident set after the load minus
+/// before it, over the events its live engine holds), then the cost of
+/// full `/v1/stats` (every account) on node 0: one call alone, then ten at
+/// once once its store view has aged out (single-flight: one load shared),
+/// with the node's peak resident set around them.
+async fn memory_and_full_reads(
+    client: &reqwest::Client,
+    nodes: &[Node],
+    baseline: &[u64],
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    for (i, node) in nodes.iter().enumerate() {
+        let health: serde_json::Value = serde_json::from_slice(
+            &client
+                .get(format!("http://127.0.0.1:{}/healthz", node.port))
+                .send()
+                .await?
+                .bytes()
+                .await?,
+        )?;
+        let held = health["events"].as_u64().unwrap_or(0);
+        let rss = node.status_kb("VmRSS").unwrap_or(0);
+        let grown = rss.saturating_sub(baseline[i]) * 1024;
+        writeln!(
+            out,
+            "  node {i}: holds {held} events live; resident {:.0} MB ({:.0} MB at start): {:.0} bytes per held event",
+            rss as f64 / 1024.0,
+            baseline[i] as f64 / 1024.0,
+            grown as f64 / held.max(1) as f64
+        )?;
+    }
+    let node = &nodes[0];
+    let url = format!("http://127.0.0.1:{}/v1/stats?window=30d", node.port);
+    let get = |client: reqwest::Client, url: String| async move {
+        let t = Instant::now();
+        let r = client.get(url).send().await?;
+        anyhow::ensure!(r.status() == 200, "GET /v1/stats: {}", r.status());
+        let bytes = r.bytes().await?.len();
+        anyhow::Ok((t.elapsed(), bytes))
+    };
+    tokio::time::sleep(crate::service::figures::STORE_VIEW_FRESH).await;
+    let before = node.status_kb("VmRSS").unwrap_or(0);
+    let (alone, bytes) = get(client.clone(), url.clone()).await?;
+    let peak_one = node.status_kb("VmHWM").unwrap_or(0);
+    tokio::time::sleep(crate::service::figures::STORE_VIEW_FRESH).await;
+    let calls: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(get(client.clone(), url.clone())))
+        .collect();
+    let mut took = Vec::new();
+    for c in calls {
+        took.push(c.await??.0);
+    }
+    took.sort();
+    let peak_ten = node.status_kb("VmHWM").unwrap_or(0);
+    writeln!(
+        out,
+        "  full /v1/stats on node 0 (every account, from its store view; {bytes} bytes): alone {:.0} ms; ten at once p50 {:.0} ms, slowest {:.0} ms; resident {:.0} MB before, peak {:.0} MB after one, {:.0} MB after ten",
+        alone.as_secs_f64() * 1e3,
+        percentile(&took, 0.5).as_secs_f64() * 1e3,
+        took.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        before as f64 / 1024.0,
+        peak_one as f64 / 1024.0,
+        peak_ten as f64 / 1024.0,
+    )?;
+    Ok(())
+}
+
 fn start_node(args: &BenchClusterArgs, i: usize, db: &str, nats: &str) -> anyhow::Result<Node> {
     let port = free_port()?;
     let child = Command::new(std::env::current_exe()?)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", db, "--retention", "off", "--nats", nats])
+        .args(["--nats-replicas", &args.nats_replicas.to_string()])
         .args(["--partitions", &args.partitions.to_string()])
         .args([
             "--node-id",
@@ -160,6 +246,80 @@ async fn wait_covered(
     bail!("the partitions were not all served within {within:?}")
 }
 
+/// The bench's own NATS: one server, or (`--nats-replicas 3`) three routed
+/// to each other, each with its store under `dir`. Returns the processes
+/// and the URL list the nodes get.
+async fn start_nats(
+    args: &BenchClusterArgs,
+    dir: &std::path::Path,
+) -> anyhow::Result<(Vec<Proc>, String)> {
+    let servers = usize::from(args.nats_replicas.max(1));
+    let ports: Vec<u16> = (0..servers)
+        .map(|_| free_port())
+        .collect::<Result<_, _>>()?;
+    let routes: Vec<u16> = (0..servers)
+        .map(|_| free_port())
+        .collect::<Result<_, _>>()?;
+    std::fs::create_dir_all(dir)?;
+    let mut procs = Vec::new();
+    for i in 0..servers {
+        let mut command = Command::new(&args.nats_server);
+        command
+            .args(["-a", "127.0.0.1", "-p", &ports[i].to_string(), "-js", "-sd"])
+            .arg(dir.join(format!("n{i}")));
+        if servers > 1 {
+            let all: Vec<String> = routes
+                .iter()
+                .map(|p| format!("nats://127.0.0.1:{p}"))
+                .collect();
+            command
+                .args(["--server_name", &format!("n{i}"), "--cluster_name", "bench"])
+                .args(["--cluster", &format!("nats://127.0.0.1:{}", routes[i])])
+                .args(["--routes", &all.join(",")]);
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", args.nats_server))?;
+        procs.push(Proc(Some(child)));
+    }
+    for port in &ports {
+        while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("nats://127.0.0.1:{p}"))
+        .collect();
+    if servers > 1 {
+        // Until the servers have elected a JetStream meta leader, a
+        // replicated stream cannot be made.
+        let addrs: Vec<async_nats::ServerAddr> =
+            urls.iter().map(|u| u.parse()).collect::<Result<_, _>>()?;
+        let js = async_nats::jetstream::new(async_nats::connect(addrs).await?);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let probe = js
+                .create_stream(async_nats::jetstream::stream::Config {
+                    name: "BENCH_PROBE".into(),
+                    subjects: vec!["bench.probe".into()],
+                    num_replicas: servers,
+                    ..Default::default()
+                })
+                .await;
+            if probe.is_ok() {
+                js.delete_stream("BENCH_PROBE").await?;
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "the NATS cluster did not form");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    Ok((procs, urls.join(",")))
+}
+
 struct Run {
     acked: Duration,
     committed: Duration,
@@ -173,29 +333,9 @@ async fn run_nodes(
     events: usize,
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<Run> {
-    let nats_port = free_port()?;
     let nats_dir =
         std::env::temp_dir().join(format!("replywatch-bench-nats-{}-{n}", std::process::id()));
-    let _nats = Proc(Some(
-        Command::new(&args.nats_server)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &nats_port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&nats_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", args.nats_server))?,
-    ));
-    let nats = format!("nats://127.0.0.1:{nats_port}");
-    while std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_err() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (_nats, nats) = start_nats(args, &nats_dir).await?;
     let db = crate::store::scratch::ScratchDb::create(
         crate::store::scratch::Backend::Postgres,
         &format!("bench_cluster{n}"),
@@ -216,6 +356,10 @@ async fn run_nodes(
         Duration::from_secs(60),
     )
     .await?;
+    let baseline: Vec<u64> = nodes
+        .iter()
+        .map(|n| n.status_kb("VmRSS").unwrap_or(0))
+        .collect();
 
     let t = Instant::now();
     let urls: Vec<String> = ports
@@ -240,6 +384,8 @@ async fn run_nodes(
         stored == events as u64,
         "stored {stored} of {events} events"
     );
+
+    memory_and_full_reads(&client, &nodes, &baseline, out).await?;
 
     if n >= 2 {
         // Failover: SIGKILL node 0; the survivors wait for its leases to expire.
@@ -307,11 +453,13 @@ pub fn run_bench_cluster(
         .build()?;
     writeln!(
         out,
-        "{} distinct events; batches of {}; {} clients; {} partitions; nodes, NATS, PostgreSQL and clients share this machine's {} cores",
+        "{} distinct events; batches of {}; {} clients; {} partitions; NATS: {} server(s), {} replica(s); nodes, NATS, PostgreSQL and clients share this machine's {} cores",
         events.len(),
         args.load.batch,
         args.load.clients,
         args.partitions,
+        args.nats_replicas,
+        args.nats_replicas,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     )?;
     for n in 1..=args.nodes.max(1) {
