@@ -448,6 +448,22 @@ pub fn run_bench_cluster(
     crate::telemetry::init();
     let events = distinct_events(args.events, args.load.seed)?;
     let bodies = ndjson_bodies(&events, args.load.batch);
+    let conversations: std::collections::HashSet<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.account.as_str(),
+                e.channel.as_str(),
+                e.conversation.as_str(),
+            )
+        })
+        .collect();
+    writeln!(
+        out,
+        "{} conversations ({:.1} events each)",
+        conversations.len(),
+        events.len() as f64 / conversations.len().max(1) as f64
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -30,6 +30,11 @@ pub const ACK_WAIT: Duration = Duration::from_secs(10);
 /// How long a publish or a JetStream API call may take before the client is
 /// told 503.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// One attempt's wait for a message's acknowledgement: one lost with a
+/// killed server is sent again after this, within [`REQUEST_TIMEOUT`].
+const ACK_ATTEMPT: Duration = Duration::from_millis(1500);
+/// Pause before publishing the unacknowledged messages again.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// The event log cannot take a batch now (NATS down or slow): 503, retry.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +59,7 @@ pub struct Chunk {
     pub partition: u32,
     /// Hash of the payload: the same events re-sent give the same id.
     pub id: String,
-    pub payload: Vec<u8>,
+    pub payload: bytes::Bytes,
     pub events: u64,
 }
 
@@ -79,7 +84,7 @@ pub fn encode_chunks(events: &[MessageEvent], partitions: u32) -> Vec<Chunk> {
         Chunk {
             partition,
             id,
-            payload,
+            payload: payload.into(),
             events,
         }
     };
@@ -264,32 +269,77 @@ impl EventLog {
         &self,
         events: &[MessageEvent],
     ) -> Result<(Published, Marks), LogError> {
-        let chunks = encode_chunks(events, self.partitions);
-        let fail = |e: &dyn std::fmt::Display| LogError(e.to_string());
-        let mut pending = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert(async_nats::header::NATS_MESSAGE_ID, chunk.id.as_str());
-            let ack = self
-                .js
-                .publish_with_headers(subject(chunk.partition), headers, chunk.payload.into())
-                .await
-                .map_err(|e| fail(&e))?;
-            pending.push((ack, chunk.partition, chunk.events));
-        }
+        let chunks: Vec<(Chunk, async_nats::Subject)> = encode_chunks(events, self.partitions)
+            .into_iter()
+            .map(|c| {
+                let subject = subject(c.partition).into();
+                (c, subject)
+            })
+            .collect();
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
         let mut published = Published::default();
         let mut marks = Marks::new();
-        for (ack, partition, n) in pending {
-            let ack = ack.await.map_err(|e| fail(&e))?;
-            // A duplicate's sequence is the stored original's.
-            let mark = marks.entry(partition).or_default();
-            *mark = (*mark).max(ack.sequence);
-            match ack.duplicate {
-                true => published.duplicates += n,
-                false => published.events += n,
+        let mut todo: Vec<usize> = (0..chunks.len()).collect();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut failed = Vec::new();
+            let mut last_error = String::new();
+            let mut pending = Vec::with_capacity(todo.len());
+            for &i in &todo {
+                let (chunk, subject) = &chunks[i];
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(async_nats::header::NATS_MESSAGE_ID, chunk.id.as_str());
+                match self
+                    .js
+                    .publish_with_headers(subject.clone(), headers, chunk.payload.clone().into())
+                    .await
+                {
+                    Ok(ack) => pending.push((i, ack)),
+                    Err(e) => {
+                        last_error = e.to_string();
+                        failed.push(i);
+                    }
+                }
             }
+            for (i, ack) in pending {
+                let chunk = &chunks[i].0;
+                match tokio::time::timeout(ACK_ATTEMPT, ack).await {
+                    Ok(Ok(ack)) => {
+                        // A duplicate's sequence is the stored original's.
+                        let mark = marks.entry(chunk.partition).or_default();
+                        *mark = (*mark).max(ack.sequence);
+                        // A re-sent message reported as a duplicate was most
+                        // likely stored by this call's own earlier attempt
+                        // (its acknowledgement lost with a failed server).
+                        match ack.duplicate && attempt == 1 {
+                            true => published.duplicates += chunk.events,
+                            false => published.events += chunk.events,
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        last_error = e.to_string();
+                        failed.push(i);
+                    }
+                    Err(_) => {
+                        last_error = format!("no acknowledgement within {ACK_ATTEMPT:?}");
+                        failed.push(i);
+                    }
+                }
+            }
+            if failed.is_empty() {
+                return Ok((published, marks));
+            }
+            // A server failed mid-publish (its acknowledgements are lost) or
+            // the stream is electing a leader: the same messages again, on
+            // whichever server the client reaches now; JetStream drops any
+            // it already stored (same id).
+            if tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
+                return Err(LogError(last_error));
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+            todo = failed;
         }
-        Ok((published, marks))
     }
 
     /// Waits until every partition's owner has committed and acknowledged

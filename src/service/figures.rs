@@ -64,6 +64,8 @@ pub struct Figures {
     everyone: Arc<tokio::sync::Mutex<Option<StoreView>>>,
     /// Loads of every account from the store, for tests and logs.
     loads: Arc<std::sync::atomic::AtomicU64>,
+    /// [`STORE_VIEW_FRESH`] (shorter in tests).
+    fresh: std::time::Duration,
 }
 
 /// An engine over every stored account and when its load began.
@@ -87,6 +89,7 @@ impl Figures {
             owner,
             everyone: Arc::default(),
             loads: Arc::default(),
+            fresh: STORE_VIEW_FRESH,
         }
     }
 
@@ -98,10 +101,18 @@ impl Figures {
     /// An engine over every stored account: single-flight (callers that
     /// come while one loads wait for it and share it) and bounded (one at
     /// a time: the stale one is dropped before the next is built).
+    ///
+    /// A view serves a request that arrived less than [`STORE_VIEW_FRESH`]
+    /// after its load began — however long the load took, so requests that
+    /// waited for a slow load share it (a view aged by its own load time
+    /// made each of them load again) — and never one that arrived later
+    /// (`?wait=visible` relies on that: a request 2 s after a commit gets a
+    /// view whose load began after the commit).
     async fn everyone(&self) -> Result<Arc<Engine>, FiguresError> {
+        let arrived = std::time::Instant::now();
         let mut view = self.everyone.lock().await;
         if let Some(v) = view.as_ref()
-            && v.built.elapsed() < STORE_VIEW_FRESH
+            && arrived.saturating_duration_since(v.built) < self.fresh
         {
             return Ok(v.engine.clone());
         }
@@ -261,6 +272,27 @@ mod tests {
         tokio::time::sleep(STORE_VIEW_FRESH).await;
         figures.read(Scope::All, |_| ()).await.unwrap();
         assert_eq!(figures.store_loads(), 2);
+
+        // A load slower than the freshness (here 1 ms) is still shared by
+        // the requests that came while it ran.
+        let mut quick = figures.clone();
+        quick.fresh = std::time::Duration::from_millis(1);
+        quick.everyone = Arc::default();
+        quick.loads = Arc::default();
+        let reads: Vec<_> = (0..10)
+            .map(|_| {
+                let f = quick.clone();
+                tokio::spawn(async move { f.read(Scope::All, |e| e.set().len()).await.unwrap() })
+            })
+            .collect();
+        for r in reads {
+            assert_eq!(r.await.unwrap(), 2_000);
+        }
+        assert_eq!(
+            quick.store_loads(),
+            1,
+            "waiting for a slow load is sharing it"
+        );
         store.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }
