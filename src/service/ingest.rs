@@ -236,7 +236,11 @@ async fn try_commit(c: &Committer, group: Vec<Job>) -> Result<u64, (Vec<Job>, an
     let outcomes = match result {
         Ok(outcomes) => outcomes,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), events = size, "commit failed");
+            match crate::store::fenced(&e) {
+                // A cluster hand-over: expected, the new owner commits it.
+                Some(f) => tracing::warn!(error = %f, events = size, "commit fenced off"),
+                None => tracing::error!(error = format!("{e:#}"), events = size, "commit failed"),
+            }
             if !crate::store::is_refusal(&e) && crate::store::fenced(&e).is_none() {
                 store.relieve().await;
             }
