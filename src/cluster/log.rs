@@ -292,7 +292,7 @@ impl EventLog {
                 headers.insert(async_nats::header::NATS_MESSAGE_ID, chunk.id.as_str());
                 match self
                     .js
-                    .publish_with_headers(subject.clone(), headers, chunk.payload.clone().into())
+                    .publish_with_headers(subject.clone(), headers, chunk.payload.clone())
                     .await
                 {
                     Ok(ack) => pending.push((i, ack)),

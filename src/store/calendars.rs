@@ -6,11 +6,8 @@ impl Store {
     /// Calendars set through the API: (account, calendar JSON).
     pub async fn load_calendars(&self) -> anyhow::Result<Vec<(String, String)>> {
         const SQL: &str = "SELECT account, calendar FROM calendars ORDER BY account";
-        match self {
-            Store::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await,
-            Store::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await,
-        }
-        .context("loading calendars")
+        on_pool!(self, |pool| sqlx::query_as(SQL).fetch_all(pool).await)
+            .context("loading calendars")
     }
 
     /// Stores (or replaces) one account's calendar JSON, as changed at
@@ -24,22 +21,13 @@ impl Store {
         const SQL: &str = "INSERT INTO calendars (account, calendar, updated_at_us) VALUES ($1, $2, $3) \
              ON CONFLICT (account) DO UPDATE SET calendar = excluded.calendar, updated_at_us = excluded.updated_at_us";
         let now = at.unix_micros();
-        match self {
-            Store::Sqlite(pool) => sqlx::query(SQL)
-                .bind(account)
-                .bind(json)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(drop),
-            Store::Postgres(pool) => sqlx::query(SQL)
-                .bind(account)
-                .bind(json)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(drop),
-        }
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(account)
+            .bind(json)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(drop))
         .context("storing a calendar")
     }
 }

@@ -87,35 +87,21 @@ impl Store {
         let sql = "INSERT INTO partition_epochs (partition, epoch, node, claimed_at_us) VALUES ($1, 1, $2, $3) \
              ON CONFLICT (partition) DO UPDATE SET epoch = partition_epochs.epoch + 1, \
              node = excluded.node, claimed_at_us = excluded.claimed_at_us RETURNING epoch";
-        let epoch = match self {
-            Store::Sqlite(pool) => {
-                sqlx::query_scalar(sql)
-                    .bind(partition as i32)
-                    .bind(node)
-                    .bind(now)
-                    .fetch_one(pool)
-                    .await
-            }
-            Store::Postgres(pool) => {
-                sqlx::query_scalar(sql)
-                    .bind(partition as i32)
-                    .bind(node)
-                    .bind(now)
-                    .fetch_one(pool)
-                    .await
-            }
-        };
+        let epoch: Result<i64, _> = on_pool!(self, |pool| sqlx::query_scalar(sql)
+            .bind(partition as i32)
+            .bind(node)
+            .bind(now)
+            .fetch_one(pool)
+            .await);
         epoch.with_context(|| format!("claiming partition {partition}"))
     }
 
     /// The current epoch of every claimed partition, and who claimed it.
     pub async fn partition_epochs(&self) -> anyhow::Result<Vec<(u32, i64, String)>> {
         let sql = "SELECT partition, epoch, node FROM partition_epochs ORDER BY partition";
-        let rows: Vec<(i32, i64, String)> = match self {
-            Store::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
-            Store::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
-        }
-        .context("reading the partitions' epochs")?;
+        let rows: Vec<(i32, i64, String)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)
+                .context("reading the partitions' epochs")?;
         Ok(rows.into_iter().map(|(p, e, n)| (p as u32, e, n)).collect())
     }
 }

@@ -230,6 +230,17 @@ macro_rules! in_transaction {
     }};
 }
 
+/// The same `$body` over whichever pool `$store` holds: a query written
+/// once for both backends (sqlx's query types are per database).
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
 // The jobs of the store, one file each (after the shared macros above).
 mod calendars;
 mod fencing;

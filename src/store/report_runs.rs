@@ -31,58 +31,43 @@ impl Store {
              ON CONFLICT (schedule, due_us) DO UPDATE SET node = excluded.node, claimed_at_us = excluded.claimed_at_us \
              WHERE report_runs.done_at_us IS NULL AND report_runs.claimed_at_us < $5 RETURNING node";
         let look = "SELECT node, done_at_us FROM report_runs WHERE schedule = $1 AND due_us = $2";
-        macro_rules! on {
-            ($pool:expr) => {{
-                let won: Option<String> = sqlx::query_scalar(claim)
-                    .bind(schedule)
-                    .bind(due_us)
-                    .bind(node)
-                    .bind(now)
-                    .bind(stale_before)
-                    .fetch_optional($pool)
-                    .await
-                    .context("claiming a report run")?;
-                if won.is_some() {
-                    return Ok(RunClaim::Mine);
-                }
-                let (by, done): (String, Option<i64>) = sqlx::query_as(look)
-                    .bind(schedule)
-                    .bind(due_us)
-                    .fetch_one($pool)
-                    .await
-                    .context("reading a report run")?;
-                Ok(match done {
-                    Some(_) => RunClaim::Done,
-                    None => RunClaim::Running { node: by },
-                })
-            }};
-        }
-        match self {
-            Store::Sqlite(pool) => on!(pool),
-            Store::Postgres(pool) => on!(pool),
-        }
+        on_pool!(self, |pool| {
+            let won: Option<String> = sqlx::query_scalar(claim)
+                .bind(schedule)
+                .bind(due_us)
+                .bind(node)
+                .bind(now)
+                .bind(stale_before)
+                .fetch_optional(pool)
+                .await
+                .context("claiming a report run")?;
+            if won.is_some() {
+                return Ok(RunClaim::Mine);
+            }
+            let (by, done): (String, Option<i64>) = sqlx::query_as(look)
+                .bind(schedule)
+                .bind(due_us)
+                .fetch_one(pool)
+                .await
+                .context("reading a report run")?;
+            Ok(match done {
+                Some(_) => RunClaim::Done,
+                None => RunClaim::Running { node: by },
+            })
+        })
     }
 
     /// Marks a claimed run done.
     pub async fn finish_report_run(&self, schedule: &str, due_us: i64) -> anyhow::Result<()> {
         let now = chrono::Utc::now().timestamp_micros();
         let sql = "UPDATE report_runs SET done_at_us = $1 WHERE schedule = $2 AND due_us = $3";
-        match self {
-            Store::Sqlite(pool) => sqlx::query(sql)
-                .bind(now)
-                .bind(schedule)
-                .bind(due_us)
-                .execute(pool)
-                .await
-                .map(drop),
-            Store::Postgres(pool) => sqlx::query(sql)
-                .bind(now)
-                .bind(schedule)
-                .bind(due_us)
-                .execute(pool)
-                .await
-                .map(drop),
-        }
+        on_pool!(self, |pool| sqlx::query(sql)
+            .bind(now)
+            .bind(schedule)
+            .bind(due_us)
+            .execute(pool)
+            .await
+            .map(drop))
         .context("marking a report run done")
     }
 }

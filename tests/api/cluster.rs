@@ -166,12 +166,17 @@ pub fn recent_events(n: u64, seed: u64) -> Vec<String> {
 
 /// A NATS server, a PostgreSQL database and `n` nodes that have shared the
 /// partitions out.
-async fn cluster_of(n: usize) -> (Nats, TestDb, reqwest::Client, Vec<Node>) {
+pub async fn cluster_of(n: usize) -> (Nats, TestDb, reqwest::Client, Vec<Node>) {
+    cluster_with(n, &[]).await
+}
+
+/// [`cluster_of`] with `extra` arguments for every node (2 s leases).
+pub async fn cluster_with(n: usize, extra: &[&str]) -> (Nats, TestDb, reqwest::Client, Vec<Node>) {
     let nats = Nats::start();
     let db = TestDb::create(Backend::Postgres).await;
     let client = replywatch::tls::client();
     let nodes: Vec<Node> = (0..n)
-        .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
+        .map(|i| Node::start_with(&format!("node-{i}"), &db, &nats.url(), "2s", extra))
         .collect();
     let all: Vec<&Node> = nodes.iter().collect();
     wait_settled(&client, &all, Duration::from_secs(30)).await;

@@ -348,14 +348,8 @@ async fn killing_the_nats_server_that_leads_the_stream_loses_nothing() {
 /// `analyze` over what was acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_paused_past_its_lease_is_fenced_off_and_nothing_is_lost() {
-    let nats = crate::cluster::Nats::start();
-    let db = TestDb::create(Backend::Postgres).await;
-    let client = replywatch::tls::client();
-    let nodes: Vec<Node> = (0..2)
-        .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
-        .collect();
+    let (_nats, db, client, nodes) = crate::cluster::cluster_of(2).await;
     let all: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&client, &all, Duration::from_secs(30)).await;
     let before = db.store().await.partition_epochs().await.unwrap();
 
     let batches = batches_of(&recent_events(40_000, 41), 200);
@@ -438,15 +432,9 @@ async fn an_owner_paused_past_its_lease_is_fenced_off_and_nothing_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_on_a_cluster_prunes_every_owners_live_state() {
     use replywatch::files::generate::GenerateOptions;
-    let nats = crate::cluster::Nats::start();
-    let db = TestDb::create(Backend::Postgres).await;
-    let client = replywatch::tls::client();
     let retention = ["--retention", "3d", "--retention-interval", "1s"];
-    let nodes: Vec<Node> = (0..2)
-        .map(|i| Node::start_with(&format!("node-{i}"), &db, &nats.url(), "2s", &retention))
-        .collect();
+    let (_nats, db, client, nodes) = crate::cluster::cluster_with(2, &retention).await;
     let all: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&client, &all, Duration::from_secs(30)).await;
     // Old events (over 4 days) and recent ones (under 2 days): none near
     // the 3-day cutoff while the test runs (late replies the generator
     // writes after its span are left out).
@@ -517,14 +505,8 @@ async fn retention_on_a_cluster_prunes_every_owners_live_state() {
 /// after every node built such a view.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_visible_answers_once_every_node_shows_the_batch() {
-    let nats = crate::cluster::Nats::start();
-    let db = TestDb::create(Backend::Postgres).await;
-    let client = replywatch::tls::client();
-    let nodes: Vec<Node> = (0..2)
-        .map(|i| Node::start(&format!("node-{i}"), &db, &nats.url()))
-        .collect();
+    let (_nats, db, client, nodes) = crate::cluster::cluster_of(2).await;
     let all: Vec<&Node> = nodes.iter().collect();
-    wait_settled(&client, &all, Duration::from_secs(30)).await;
     let batches = batches_of(&recent_events(3_000, 61), 1_000);
     let mut latencies = Vec::new();
     for (i, batch) in batches.iter().enumerate() {
