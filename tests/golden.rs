@@ -44,6 +44,70 @@ fn every_golden_case_matches_through_the_core() {
     check_all(&[]);
 }
 
+/// SPEC §4 comparison with the previous period: the golden-next case
+/// (`--compare-previous`) through the core, on one thread and on all.
+#[test]
+fn the_comparison_with_the_previous_period_matches_its_golden_case() {
+    let cases = common::golden_next_cases();
+    assert!(
+        cases
+            .iter()
+            .any(|c| c.args.iter().any(|a| a == "--compare-previous")),
+        "the golden-next case of the comparison is there"
+    );
+    let mut failures = Vec::new();
+    for case in &cases {
+        for extra in [&[][..], &["--threads", "1"][..]] {
+            for d in differences(&analyze_case(case, extra), &case.expected) {
+                failures.push(format!("{} {extra:?}: {d}", case.name));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
+}
+
+/// The same through the service's engine (what `/v1/stats?compare=previous`
+/// computes), fed in shuffled batches.
+#[test]
+fn the_comparison_through_the_engine_matches_its_golden_case() {
+    use replywatch::domain::stats::analyze_compared;
+    use replywatch::domain::{EventSet, MessageEvent, ReplyPolicy};
+    use replywatch::engine::Engine;
+    for case in common::golden_next_cases() {
+        let argv = ["replywatch", "analyze", "--input", "events.ndjson"]
+            .into_iter()
+            .map(String::from)
+            .chain(case.args.iter().cloned());
+        let Command::Analyze(args) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!()
+        };
+        let opts = args.options(&case.dir).unwrap();
+        let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
+        let events: Vec<MessageEvent> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| MessageEvent::from_json(l.as_bytes()).unwrap())
+            .collect();
+        for seed in 1..=3 {
+            let shuffled = common::shuffle_keeping_key_order(events.clone(), seed);
+            let policy = ReplyPolicy::operational(opts.bots_count_as_replies);
+            let mut engine = Engine::from_set(EventSet::new(), policy);
+            for batch in shuffled.chunks(1 + seed as usize) {
+                engine.apply(batch.to_vec());
+            }
+            let actual =
+                serde_json::to_value(analyze_compared(engine.set(), &opts, &engine)).unwrap();
+            let d = differences(&actual, &case.expected);
+            assert!(
+                d.is_empty(),
+                "{} (seed {seed}): {}",
+                case.name,
+                d.join("\n")
+            );
+        }
+    }
+}
+
 #[test]
 fn every_golden_case_matches_on_one_thread() {
     check_all(&["--threads", "1"]);

@@ -41,6 +41,11 @@ pub struct AnalyzeArgs {
     /// Add per-agent rows to each group (JSON: `agents`; CSV: one row per group and agent instead).
     #[arg(long)]
     pub by_agent: bool,
+    /// Add to each group `previous`: the same figures for the requests
+    /// opened in the window of the same length before (SPEC §4), measured at
+    /// --as-of (CSV: `previous_…` columns).
+    #[arg(long)]
+    pub compare_previous: bool,
     /// Print how long reading and computing took, the events/s and the peak memory, on stderr.
     #[arg(long)]
     pub timings: bool,
@@ -119,7 +124,10 @@ pub fn run_analyze(
         let (set, summary) = args.read_events(base, stderr)?;
         let t1 = std::time::Instant::now();
 
-        let report = domain::analyze(&set, &opts);
+        let report = match args.compare_previous {
+            true => domain::analyze_with_previous(&set, &opts),
+            false => domain::analyze(&set, &opts),
+        };
         if args.timings {
             let events = summary.lines as f64;
             let total = t0.elapsed().as_secs_f64();

@@ -37,6 +37,106 @@ pub struct GroupStats {
     /// Present only with `--by-agent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agents: Option<Vec<AgentStats>>,
+    /// Present only with `--compare-previous` (SPEC §4): the same figures
+    /// for the requests opened in the period of the same length before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PeriodStats>,
+}
+
+/// The figures of a group over one period, without its name: a group's
+/// `previous` (SPEC §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodStats {
+    pub requests: u64,
+    pub answered: u64,
+    pub pending: u64,
+    pub response_rate: Option<f64>,
+    pub hit_ratio_1h: Option<f64>,
+    pub hit_ratio_24h: Option<f64>,
+    pub median_first_reply_seconds: Option<f64>,
+    pub p90_first_reply_seconds: Option<f64>,
+    pub oldest_pending_seconds: Option<f64>,
+    pub badge_conversations: u64,
+    pub badge_response_rate: Option<f64>,
+    pub badge_response_seconds: Option<f64>,
+    pub badge_eligible: bool,
+    pub badge_blockers: Vec<String>,
+}
+
+impl GroupStats {
+    /// A group with no request in its period (SPEC §4: a group listed for
+    /// the other period): counts 0, ratios and times `null`, not eligible.
+    pub fn empty(account: &str, channel: &str, by_agent: bool) -> GroupStats {
+        GroupStats {
+            account: account.to_string(),
+            channel: channel.to_string(),
+            requests: 0,
+            answered: 0,
+            pending: 0,
+            response_rate: None,
+            hit_ratio_1h: None,
+            hit_ratio_24h: None,
+            median_first_reply_seconds: None,
+            p90_first_reply_seconds: None,
+            oldest_pending_seconds: None,
+            badge_conversations: 0,
+            badge_response_rate: None,
+            badge_response_seconds: None,
+            badge_eligible: false,
+            badge_blockers: super::stats::badge_blockers(Default::default(), None),
+            agents: by_agent.then(Vec::new),
+            previous: None,
+        }
+    }
+
+    /// The figures without the group's name.
+    pub fn figures(&self) -> PeriodStats {
+        PeriodStats {
+            requests: self.requests,
+            answered: self.answered,
+            pending: self.pending,
+            response_rate: self.response_rate,
+            hit_ratio_1h: self.hit_ratio_1h,
+            hit_ratio_24h: self.hit_ratio_24h,
+            median_first_reply_seconds: self.median_first_reply_seconds,
+            p90_first_reply_seconds: self.p90_first_reply_seconds,
+            oldest_pending_seconds: self.oldest_pending_seconds,
+            badge_conversations: self.badge_conversations,
+            badge_response_rate: self.badge_response_rate,
+            badge_response_seconds: self.badge_response_seconds,
+            badge_eligible: self.badge_eligible,
+            badge_blockers: self.badge_blockers.clone(),
+        }
+    }
+}
+
+impl StatsReport {
+    /// SPEC §4 comparison: `self` (the current period) with every group
+    /// given the figures of the same group in `previous` (the period of the
+    /// same length before, measured at the same instant); a group with
+    /// requests in only one period shows the other as an empty group.
+    pub fn with_previous(mut self, previous: StatsReport, by_agent: bool) -> StatsReport {
+        let mut before: std::collections::HashMap<(String, String), GroupStats> = previous
+            .groups
+            .into_iter()
+            .map(|g| ((g.account.clone(), g.channel.clone()), g))
+            .collect();
+        for g in &mut self.groups {
+            let key = (g.account.clone(), g.channel.clone());
+            let old = before
+                .remove(&key)
+                .unwrap_or_else(|| GroupStats::empty(&g.account, &g.channel, false));
+            g.previous = Some(old.figures());
+        }
+        for (_, old) in before {
+            let mut g = GroupStats::empty(&old.account, &old.channel, by_agent);
+            g.previous = Some(old.figures());
+            self.groups.push(g);
+        }
+        self.groups
+            .sort_by(|a, b| group_order((&a.account, &a.channel), (&b.account, &b.channel)));
+        self
+    }
 }
 
 /// Per-agent figures over the requests an agent answered (SPEC §3).
@@ -108,6 +208,27 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
+/// The CSV cells of a period's figures, in [`CSV_COLUMNS`] order after
+/// `account` and `channel`.
+fn figure_cells(f: &PeriodStats) -> Vec<String> {
+    vec![
+        f.requests.to_string(),
+        f.answered.to_string(),
+        f.pending.to_string(),
+        csv_number(f.response_rate),
+        csv_number(f.hit_ratio_1h),
+        csv_number(f.hit_ratio_24h),
+        csv_number(f.median_first_reply_seconds),
+        csv_number(f.p90_first_reply_seconds),
+        csv_number(f.oldest_pending_seconds),
+        f.badge_conversations.to_string(),
+        csv_number(f.badge_response_rate),
+        csv_number(f.badge_response_seconds),
+        f.badge_eligible.to_string(),
+        csv_field(&f.badge_blockers.join(";")),
+    ]
+}
+
 /// A float as JSON writes it, empty for `null`.
 pub fn csv_number(v: Option<f64>) -> String {
     v.map(|x| serde_json::Number::from_f64(x).map_or_else(String::new, |n| n.to_string()))
@@ -118,27 +239,21 @@ impl StatsReport {
     /// One row per group, header first, empty cells for `null`,
     /// `badge_blockers` joined with `;` (SPEC §4).
     pub fn to_csv(&self) -> String {
-        let mut out = CSV_COLUMNS.join(",");
+        // With the comparison: the figure columns again, `previous_` first.
+        let compared = self.groups.iter().any(|g| g.previous.is_some());
+        let mut header: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
+        if compared {
+            header.extend(CSV_COLUMNS[2..].iter().map(|c| format!("previous_{c}")));
+        }
+        let mut out = header.join(",");
         out.push('\n');
         for g in &self.groups {
-            let cells = [
-                csv_field(&g.account),
-                csv_field(&g.channel),
-                g.requests.to_string(),
-                g.answered.to_string(),
-                g.pending.to_string(),
-                csv_number(g.response_rate),
-                csv_number(g.hit_ratio_1h),
-                csv_number(g.hit_ratio_24h),
-                csv_number(g.median_first_reply_seconds),
-                csv_number(g.p90_first_reply_seconds),
-                csv_number(g.oldest_pending_seconds),
-                g.badge_conversations.to_string(),
-                csv_number(g.badge_response_rate),
-                csv_number(g.badge_response_seconds),
-                g.badge_eligible.to_string(),
-                csv_field(&g.badge_blockers.join(";")),
-            ];
+            let mut cells: Vec<String> = vec![csv_field(&g.account), csv_field(&g.channel)];
+            cells.extend(figure_cells(&g.figures()));
+            if compared {
+                let empty = GroupStats::empty("", "", false).figures();
+                cells.extend(figure_cells(g.previous.as_ref().unwrap_or(&empty)));
+            }
             let _ = writeln!(out, "{}", cells.join(","));
         }
         out

@@ -15,12 +15,12 @@ pub mod stats;
 pub mod time;
 
 pub use calendar::{Calendar, CalendarBook, CalendarError};
-pub use document::{AgentStats, GroupStats, StatsReport};
+pub use document::{AgentStats, GroupStats, PeriodStats, StatsReport};
 pub use event::{EventError, FieldError, Location, MessageEvent, Sender};
 pub use eventset::{EventSet, Insert};
 pub use ids::{ALL_CHANNELS, AccountId, AgentName, ChannelName, ConversationId, EventId};
 pub use requests::{ReplyPolicy, Request, derive_requests};
-pub use stats::{AnalyzeOptions, analyze};
+pub use stats::{AnalyzeOptions, analyze, analyze_with_previous};
 pub use time::{Micros, Timestamp, parse_duration, parse_rfc3339};
 
 /// Small builders for the core's unit tests.

@@ -486,6 +486,7 @@ impl GroupAcc {
             badge_eligible: blockers.is_empty(),
             badge_blockers: blockers,
             agents,
+            previous: None,
         }
     }
 }
@@ -546,6 +547,16 @@ pub fn analyze(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
         .unwrap_or_else(|| unreachable!("one window gives one report"))
 }
 
+/// [`analyze`] with SPEC §4's comparison with the previous period: every
+/// group gains `previous` (`analyze --compare-previous`).
+pub fn analyze_with_previous(set: &EventSet, opts: &AnalyzeOptions) -> StatsReport {
+    let walk = Walk {
+        set,
+        operational: ReplyPolicy::operational(opts.bots_count_as_replies),
+    };
+    analyze_compared(set, opts, &walk)
+}
+
 /// The figures at `opts.as_of` for several windows at once (one pass over
 /// the requests), one report per window in the order given; `opts.window`
 /// is ignored. `set` names the streams, conversations and agents of the
@@ -554,6 +565,40 @@ pub fn analyze_windows(
     set: &EventSet,
     opts: &AnalyzeOptions,
     windows: &[Micros],
+    source: &impl RequestSource,
+) -> Vec<StatsReport> {
+    let spans: Vec<(Timestamp, Timestamp)> = windows
+        .iter()
+        .map(|&w| (opts.as_of.minus(w), opts.as_of))
+        .collect();
+    analyze_spans(set, opts, &spans, source)
+}
+
+/// SPEC §4 `--compare-previous`: the figures of the window W before
+/// `opts.as_of`, each group with the figures of the requests opened in
+/// [`as_of` − 2W, `as_of` − W) measured at `as_of` (one pass).
+pub fn analyze_compared(
+    set: &EventSet,
+    opts: &AnalyzeOptions,
+    source: &impl RequestSource,
+) -> StatsReport {
+    let (w, at) = (opts.window, opts.as_of);
+    let spans = [(at.minus(w), at), (at.minus(w).minus(w), at.minus(w))];
+    let mut reports = analyze_spans(set, opts, &spans, source).into_iter();
+    let (Some(current), Some(previous)) = (reports.next(), reports.next()) else {
+        unreachable!("two spans give two reports")
+    };
+    current.with_previous(previous, opts.by_agent)
+}
+
+/// The figures at `opts.as_of` of the requests opened in each span
+/// [start, end) (`end` ≤ `as_of`), one report per span in the order given,
+/// from one pass over the requests; `opts.window` is ignored and each
+/// report's window is its span's length.
+fn analyze_spans(
+    set: &EventSet,
+    opts: &AnalyzeOptions,
+    spans: &[(Timestamp, Timestamp)],
     source: &impl RequestSource,
 ) -> Vec<StatsReport> {
     // Each stream feeds its own group and its account's "all" group.
@@ -586,9 +631,11 @@ pub fn analyze_windows(
             })
             .collect()
     });
-    let starts: Vec<Timestamp> = windows.iter().map(|&w| opts.as_of.minus(w)).collect();
+    let inside = |r: &Request, &(start, end): &(Timestamp, Timestamp)| {
+        r.opened_at >= start && r.opened_at < end && r.opened_at < opts.as_of
+    };
     let add = |accs: &mut Vec<GroupAcc>, view: View, r: &Request| {
-        if r.opened_at >= opts.as_of || starts.iter().all(|&start| r.opened_at < start) {
+        if !spans.iter().any(|span| inside(r, span)) {
             return;
         }
         let s = set.stream_of(r.conversation) as usize;
@@ -598,8 +645,8 @@ pub fn analyze_windows(
             // SPEC §3: the badge stays in calendar time.
             View::Badge => Measured::of(r, opts.as_of, Clock::Calendar),
         };
-        for (w, &start) in starts.iter().enumerate() {
-            if r.opened_at < start {
+        for (w, span) in spans.iter().enumerate() {
+            if !inside(r, span) {
                 continue;
             }
             for g in [own, all] {
@@ -613,7 +660,7 @@ pub fn analyze_windows(
     };
     let accs = source.fold(
         opts.as_of,
-        || vec![GroupAcc::default(); n_groups * windows.len()],
+        || vec![GroupAcc::default(); n_groups * spans.len()],
         add,
         |mut a, b| {
             for (x, y) in a.iter_mut().zip(b) {
@@ -624,9 +671,9 @@ pub fn analyze_windows(
     );
 
     let mut accs = accs.into_iter();
-    windows
+    spans
         .iter()
-        .map(|window| {
+        .map(|&(start, end)| {
             let mut groups: Vec<GroupStats> = keys
                 .iter()
                 .zip(accs.by_ref().take(n_groups))
@@ -646,7 +693,7 @@ pub fn analyze_windows(
             groups.sort_by(|a, b| group_order((&a.account, &a.channel), (&b.account, &b.channel)));
             StatsReport {
                 as_of: opts.as_of.to_string(),
-                window_seconds: window.0 / MICROS_PER_SECOND,
+                window_seconds: end.since(start).0 / MICROS_PER_SECOND,
                 groups,
             }
         })

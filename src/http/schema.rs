@@ -127,6 +127,30 @@ pub mod document {
         /// Present only with `by_agent=true`.
         #[schema(nullable = false)]
         agents: Option<Vec<AgentStats>>,
+        /// Present only with `compare=previous`: the same figures for the
+        /// requests opened in the period of the same length before.
+        #[schema(nullable = false)]
+        previous: Option<PeriodStats>,
+    }
+
+    /// A group's figures over the previous period (`compare=previous`).
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct PeriodStats {
+        requests: u64,
+        answered: u64,
+        pending: u64,
+        response_rate: Option<f64>,
+        hit_ratio_1h: Option<f64>,
+        hit_ratio_24h: Option<f64>,
+        median_first_reply_seconds: Option<f64>,
+        p90_first_reply_seconds: Option<f64>,
+        oldest_pending_seconds: Option<f64>,
+        badge_conversations: u64,
+        badge_response_rate: Option<f64>,
+        badge_response_seconds: Option<f64>,
+        badge_eligible: bool,
+        badge_blockers: Vec<String>,
     }
 
     /// Per-agent figures over the requests an agent answered (SPEC §3).
@@ -193,7 +217,10 @@ pub mod document {
                 badge_eligible: false,
                 badge_blockers: vec![],
                 agents: Some(vec![agent.clone()]),
+                previous: None,
             };
+            let mut compared = group.clone();
+            compared.previous = Some(group.figures());
             let report = StatsReport {
                 as_of: "2026-11-01T00:00:00Z".into(),
                 window_seconds: 1,
@@ -206,11 +233,15 @@ pub mod document {
             );
             assert_eq!(
                 properties::<super::GroupStats>(),
-                json(serde_json::to_value(&group))
+                json(serde_json::to_value(&compared))
             );
             assert_eq!(
                 properties::<super::StatsReport>(),
                 json(serde_json::to_value(&report))
+            );
+            assert_eq!(
+                properties::<super::PeriodStats>(),
+                json(serde_json::to_value(compared.previous.unwrap()))
             );
         }
     }

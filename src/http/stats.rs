@@ -5,7 +5,7 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Params, Selection};
-use crate::domain::stats::analyze_windows;
+use crate::domain::stats::{analyze_compared, analyze_windows};
 use crate::domain::{
     self, AnalyzeOptions, CalendarBook, ReplyPolicy, Request, StatsReport, Timestamp,
     derive_requests,
@@ -36,6 +36,16 @@ pub struct StatsQuery {
     pub by_agent: Option<bool>,
     /// `calendar` (default) or `business`.
     pub clock: Option<ClockParam>,
+    /// `previous`: each group gains `previous`, the same figures for the
+    /// requests opened in the window of the same length before (SPEC §4).
+    pub compare: Option<Compare>,
+}
+
+/// What `compare=` compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Compare {
+    Previous,
 }
 
 /// The section-4 document: what `replywatch analyze` prints for the stored events.
@@ -67,13 +77,20 @@ pub async fn get_stats(
         ClockParam::Calendar => CalendarBook::default(),
         ClockParam::Business => state.calendars.book().as_ref().clone(),
     };
+    let compare = q.compare.is_some();
     let mut report = state
         .read(Scope::of(sel.account.as_deref()), move |engine| {
             // The engine's cached requests when its view matches the query's
             // (same accumulators, so the same figures); else a fresh walk.
-            match engine.operational() == ReplyPolicy::operational(opts.bots_count_as_replies) {
-                true => analyze_windows(engine.set(), &opts, &[opts.window], engine).remove(0),
-                false => domain::analyze(engine.set(), &opts),
+            let cached =
+                engine.operational() == ReplyPolicy::operational(opts.bots_count_as_replies);
+            match (cached, compare) {
+                (true, false) => {
+                    analyze_windows(engine.set(), &opts, &[opts.window], engine).remove(0)
+                }
+                (true, true) => analyze_compared(engine.set(), &opts, engine),
+                (false, false) => domain::analyze(engine.set(), &opts),
+                (false, true) => domain::analyze_with_previous(engine.set(), &opts),
             }
         })
         .await?;

@@ -1,5 +1,5 @@
-//! `GET /v1/stats` equals `analyze` on every golden case, through both
-//! stores; `GET /v1/requests` lists the requests behind a figure.
+//! `GET /v1/stats` equals `analyze` on every golden case (and the
+//! golden-next comparison case, `compare=previous`), through both stores; `GET /v1/requests` lists the requests behind a figure.
 
 use crate::common::{differences, golden_cases};
 use crate::helpers::{BOTH, Backend, TestApp};
@@ -26,6 +26,7 @@ fn stats_query(args: &[String]) -> (String, Option<String>) {
                 i += 1;
             }
             "--by-agent" => query.push("by_agent=true".into()),
+            "--compare-previous" => query.push("compare=previous".into()),
             "--bots-count-as-replies" => query.push("bots_count_as_replies=true".into()),
             other => panic!("golden args: unknown option {other}"),
         }
@@ -36,7 +37,11 @@ fn stats_query(args: &[String]) -> (String, Option<String>) {
 
 async fn golden_cases_through(backend: Backend) {
     let mut failures = Vec::new();
-    for case in golden_cases() {
+    // With the comparison with the previous period (golden-next, SPEC §4).
+    let cases = golden_cases()
+        .into_iter()
+        .chain(crate::common::golden_next_cases());
+    for case in cases {
         let (query, calendar) = stats_query(&case.args);
         let app = TestApp::spawn_with(backend, |c| {
             c.calendar = calendar.map(|f| case.dir.join(f));
