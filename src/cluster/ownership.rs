@@ -38,6 +38,24 @@ pub fn live_nodes(keys: &[String], me: &str) -> Vec<String> {
     nodes.into_iter().collect()
 }
 
+/// The live nodes, given this round's listing and when each node was last
+/// listed: a node listed within `ttl` still counts. A listing can miss a
+/// node that is alive (JetStream's key listing runs on a consumer that may
+/// sit on a replica still catching up after a server restart); trusting it
+/// alone made a node think it was alone and reach for every partition.
+pub fn remembered(
+    seen: &mut std::collections::BTreeMap<String, std::time::Instant>,
+    listed: &[String],
+    now: std::time::Instant,
+    ttl: std::time::Duration,
+) -> Vec<String> {
+    for n in listed {
+        seen.insert(n.clone(), now);
+    }
+    seen.retain(|_, at| now.saturating_duration_since(*at) < ttl);
+    seen.keys().cloned().collect()
+}
+
 /// What a node does this round.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
@@ -115,6 +133,20 @@ mod tests {
         // With the repeats, b (rank 1 of 2) keeps its share of 8 of 16.
         let nodes = live_nodes(&keys, "b");
         assert_eq!(fair_share(16, nodes.len(), 1), 8);
+    }
+
+    #[test]
+    fn a_node_missing_from_one_listing_still_counts_until_the_ttl() {
+        use std::time::{Duration, Instant};
+        let (t0, ttl) = (Instant::now(), Duration::from_secs(5));
+        let mut seen = Default::default();
+        let both: Vec<String> = vec!["a".into(), "b".into()];
+        assert_eq!(remembered(&mut seen, &both, t0, ttl), both);
+        let only_a: Vec<String> = vec!["a".into()];
+        let later = t0 + Duration::from_secs(2);
+        assert_eq!(remembered(&mut seen, &only_a, later, ttl), both);
+        let gone = t0 + Duration::from_secs(6);
+        assert_eq!(remembered(&mut seen, &only_a, gone, ttl), only_a);
     }
 
     #[test]

@@ -20,6 +20,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const NATS_SERVER: &str = "/usr/sbin/nats-server";
+
+/// These tests start up to three NATS servers and two nodes each, and time
+/// failovers: one at a time, so they do not starve each other's leases on
+/// a small machine (the rest of the API tests still run beside them).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const STREAM: &str = "REPLYWATCH_EVENTS";
 
 /// One server of the test's NATS cluster.
@@ -332,11 +337,13 @@ async fn kill_a_nats_server_under_load(kill_the_leader: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_server_killed_under_load_loses_nothing_with_three_replicas() {
+    let _one = ONE_AT_A_TIME.lock().await;
     kill_a_nats_server_under_load(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_nats_server_that_leads_the_stream_loses_nothing() {
+    let _one = ONE_AT_A_TIME.lock().await;
     kill_a_nats_server_under_load(true).await;
 }
 
@@ -348,6 +355,7 @@ async fn killing_the_nats_server_that_leads_the_stream_loses_nothing() {
 /// `analyze` over what was acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_paused_past_its_lease_is_fenced_off_and_nothing_is_lost() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (_nats, db, client, nodes) = crate::cluster::cluster_of(2).await;
     let all: Vec<&Node> = nodes.iter().collect();
     let before = db.store().await.partition_epochs().await.unwrap();
@@ -431,6 +439,7 @@ async fn an_owner_paused_past_its_lease_is_fenced_off_and_nothing_is_lost() {
 /// of exactly those, so no node keeps serving deleted events.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_on_a_cluster_prunes_every_owners_live_state() {
+    let _one = ONE_AT_A_TIME.lock().await;
     use replywatch::files::generate::GenerateOptions;
     let retention = ["--retention", "3d", "--retention-interval", "1s"];
     let (_nats, db, client, nodes) = crate::cluster::cluster_with(2, &retention).await;
@@ -505,6 +514,7 @@ async fn retention_on_a_cluster_prunes_every_owners_live_state() {
 /// after every node built such a view.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_visible_answers_once_every_node_shows_the_batch() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (_nats, db, client, nodes) = crate::cluster::cluster_of(2).await;
     let all: Vec<&Node> = nodes.iter().collect();
     let batches = batches_of(&recent_events(3_000, 61), 1_000);
@@ -546,6 +556,7 @@ async fn wait_visible_answers_once_every_node_shows_the_batch() {
 #[cfg(feature = "reports")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_report_is_written_once_per_cluster_for_every_account() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let nats = crate::cluster::Nats::start();
     let db = TestDb::create(Backend::Postgres).await;
     let client = replywatch::tls::client();

@@ -18,6 +18,8 @@ pub(super) struct Coordinator {
     pub(super) leases: kv::Store,
     pub(super) ttl: Duration,
     pub(super) held: BTreeMap<u32, Held>,
+    /// When each other node was last seen in a listing of the bucket.
+    pub(super) seen: BTreeMap<String, Instant>,
     /// Also the event log and the shared view the coordinator reads and updates.
     pub(super) parts: PartitionContext,
 }
@@ -36,19 +38,26 @@ impl Coordinator {
     pub(super) async fn run(mut self, mut stop: mpsc::Receiver<oneshot::Sender<()>>) {
         let mut tick = tokio::time::interval(self.ttl / 3);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Leases handed back (deleted) start a round at once, so a clean
-        // stop's partitions are taken without waiting for the next tick.
+        // Leases handed back and nodes leaving (deleted keys) start a round
+        // at once, so a clean stop's partitions are taken without waiting
+        // for the next tick or for the leaving node to age out.
         let mut handed_back: Option<kv::Watch> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {
                     if handed_back.is_none() {
-                        handed_back = self.leases.watch("partition.>").await.ok();
+                        handed_back = self.leases.watch(">").await.ok();
                     }
                     self.round().await;
                 }
                 change = next_change(&mut handed_back) => match change {
-                    Some(entry) if entry.operation != kv::Operation::Put => self.round().await,
+                    Some(entry) if entry.operation != kv::Operation::Put => {
+                        // A node that left deleted its key: not live any more.
+                        if let Some(gone) = entry.key.strip_prefix("node.") {
+                            self.seen.remove(gone);
+                        }
+                        self.round().await
+                    }
                     Some(_) => {}
                     None => handed_back = None, // the watch ended (NATS restarted): reopened next tick
                 },
@@ -102,6 +111,7 @@ impl Coordinator {
         }
         self.renew().await;
         let Some(nodes) = self.live_nodes().await else {
+            self.publish_view(None);
             return;
         };
         let rank = nodes.iter().position(|n| *n == me).unwrap_or(0);
@@ -192,7 +202,7 @@ impl Coordinator {
     }
 
     /// The sorted ids of the nodes that announced themselves within the TTL.
-    pub(super) async fn live_nodes(&self) -> Option<Vec<String>> {
+    pub(super) async fn live_nodes(&mut self) -> Option<Vec<String>> {
         let keys = match self.leases.keys().await {
             Ok(keys) => keys,
             Err(e) => {
@@ -201,7 +211,13 @@ impl Coordinator {
             }
         };
         let keys: Vec<String> = keys.filter_map(|k| async { k.ok() }).collect().await;
-        Some(ownership::live_nodes(&keys, &self.node))
+        let listed = ownership::live_nodes(&keys, &self.node);
+        Some(ownership::remembered(
+            &mut self.seen,
+            &listed,
+            Instant::now(),
+            self.ttl,
+        ))
     }
 
     pub(super) fn take(&mut self, p: u32, revision: u64) {

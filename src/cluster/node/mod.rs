@@ -90,6 +90,7 @@ impl Cluster {
             leases,
             ttl,
             held: BTreeMap::new(),
+            seen: BTreeMap::new(),
             parts: PartitionContext {
                 node: node.clone(),
                 store,
