@@ -14,13 +14,15 @@ use std::path::PathBuf;
 #[command(after_help = "\
 HTTP API (SPEC §6; the whole API is described at GET /openapi.json):
   POST /v1/events     JSON array or NDJSON of events; 202 after the commit
-  GET  /v1/stats      the figures of `analyze` (?as_of=&window=&account=&channel=)
+                      (?wait=visible on a cluster: once every node shows them)
+  GET  /v1/stats      the figures of `analyze` (?as_of=&window=&account=&channel=&compare=previous)
   GET  /v1/requests   the requests behind a figure (?state=pending|answered&breached_after=1h)
   GET  /healthz, /readyz
   GET  /v1/cluster    with --nats: live nodes, partitions owned and served, backlog
 
 Cluster (several nodes, NATS JetStream + one PostgreSQL; README \"Running several nodes\"):
-  replywatch serve --database-url postgres://… --nats nats://127.0.0.1:4222 --partitions 16
+  replywatch serve --database-url postgres://… --partitions 16 \\
+    --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222,nats://10.0.0.3:4222 --nats-replicas 3
 
 Example:
   replywatch serve &

@@ -317,6 +317,37 @@ mod tests {
     }
 
     #[test]
+    fn a_comparison_lists_the_groups_of_either_period_and_csv_repeats_the_figures() {
+        let group = |account: &str, requests| {
+            let mut g = GroupStats::empty(account, "all", false);
+            g.requests = requests;
+            g
+        };
+        let report = |groups| StatsReport {
+            as_of: "2026-11-09T00:00:00Z".into(),
+            window_seconds: 604_800,
+            groups,
+        };
+        let compared = report(vec![group("a", 2)])
+            .with_previous(report(vec![group("b", 3), group("a", 1)]), false);
+        let seen: Vec<(&str, u64, u64)> = compared
+            .groups
+            .iter()
+            .map(|g| {
+                let p = g.previous.as_ref().unwrap();
+                (g.account.as_str(), g.requests, p.requests)
+            })
+            .collect();
+        assert_eq!(seen, [("a", 2, 1), ("b", 0, 3)]);
+        let csv = compared.to_csv();
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert_eq!(header.len(), 2 + 2 * (CSV_COLUMNS.len() - 2));
+        assert_eq!(header[CSV_COLUMNS.len()], "previous_requests");
+        assert!(lines.nth(1).unwrap().starts_with("b,all,0,0,0,"));
+    }
+
+    #[test]
     fn csv_fields_with_commas_are_quoted() {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
