@@ -57,6 +57,42 @@ fn dashboard_queries() -> Vec<(String, String)> {
     out
 }
 
+/// Issue 19, "compared with last period" in Grafana: the headline stats and
+/// the trend panels carry the same figure a week earlier (`offset 7d`).
+#[test]
+fn the_trend_panels_show_the_same_figure_a_week_earlier() {
+    let queries = dashboard_queries();
+    for (panel, metric) in [
+        ("Response rate", "replywatch_response_rate_ratio"),
+        (
+            "Median first reply",
+            "replywatch_first_reply_median_seconds",
+        ),
+        (
+            "First-reply time (24 h window)",
+            "replywatch_first_reply_median_seconds",
+        ),
+        (
+            "Hit ratios and response rate (24 h window)",
+            "replywatch_response_rate_ratio",
+        ),
+    ] {
+        let exprs: Vec<&str> = queries
+            .iter()
+            .filter(|(p, _)| p == panel)
+            .map(|(_, e)| e.as_str())
+            .collect();
+        let now = exprs
+            .iter()
+            .find(|e| e.starts_with(metric) && !e.contains("offset"))
+            .unwrap_or_else(|| panic!("{panel}: no {metric} series"));
+        assert!(
+            exprs.contains(&format!("{now} offset 7d").as_str()),
+            "{panel}: no '{now} offset 7d' beside it: {exprs:?}"
+        );
+    }
+}
+
 fn metric_names(expr: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let bytes = expr.as_bytes();
@@ -208,8 +244,14 @@ async fn prometheus_with_the_rules_fires_the_pending_alert_and_runs_every_dashbo
             .replace("$account", ".*")
             .replace("$channel", ".*")
             .replace("$__range", "1h");
+        // A week-earlier series (`offset 7d`) is asked a week ahead, so that
+        // it reads what this Prometheus has scraped now.
+        let at = match q.contains("offset 7d") {
+            true => format!("&time={}", chrono::Utc::now().timestamp() + 7 * 86_400),
+            false => String::new(),
+        };
         match prometheus
-            .get(&client, &format!("/api/v1/query?query={}", encode(&q)))
+            .get(&client, &format!("/api/v1/query?query={}{at}", encode(&q)))
             .await
         {
             Some(v)
