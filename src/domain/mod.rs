@@ -3,6 +3,7 @@
 //! Re-exports only.
 
 pub mod calendar;
+pub mod compare;
 pub mod daily;
 pub mod decisions;
 pub mod document;

@@ -7,7 +7,7 @@
 use super::AppState;
 use super::error::ApiResult;
 use super::extract::Params;
-use crate::domain::stats::analyze_windows;
+use crate::domain::stats::analyze_compared;
 use crate::domain::{
     ALL_CHANNELS, AnalyzeOptions, CalendarBook, GroupStats, Micros, StatsReport, Timestamp,
 };
@@ -44,14 +44,7 @@ fn url(s: &str) -> String {
         .collect()
 }
 
-fn duration(seconds: f64) -> String {
-    match seconds {
-        s if s < 90.0 => format!("{s:.0} s"),
-        s if s < 5400.0 => format!("{:.0} min", s / 60.0),
-        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
-        s => format!("{:.1} d", s / 86_400.0),
-    }
-}
+use crate::domain::compare::{Change, Direction, human_duration as duration};
 
 fn cell(out: &mut String, field: &str, value: Option<f64>, shown: impl Fn(f64) -> String) {
     match value {
@@ -68,6 +61,35 @@ fn cell(out: &mut String, field: &str, value: Option<f64>, shown: impl Fn(f64) -
                 "<td data-field=\"{field}\" data-value=\"null\" class=\"none\">–</td>"
             );
         }
+    }
+}
+
+/// The change against the previous 7 days, in its own cell: the arrow
+/// shows which way the value went, the colour whether that is good (green:
+/// faster, a higher rate) or bad (red), the previous value is in the
+/// tooltip; "–" when a period has no such figure.
+fn delta(out: &mut String, change: Option<Change>, before: Option<String>, lower_is_better: bool) {
+    match change {
+        Some(c) => {
+            // The arrow: which way the value went; the colour: good or bad.
+            let arrow = match (c.direction, lower_is_better) {
+                (Direction::Same, _) => "",
+                (Direction::Better, true) | (Direction::Worse, false) => "▼ ",
+                (Direction::Worse, true) | (Direction::Better, false) => "▲ ",
+            };
+            let class = match c.direction {
+                Direction::Better => "ok",
+                Direction::Worse => "no",
+                Direction::Same => "none",
+            };
+            let _ = write!(
+                out,
+                "<td class=\"delta {class}\" title=\"previous 7 days: {}\">{arrow}{}</td>",
+                esc(&before.unwrap_or_default()),
+                esc(&c.words)
+            );
+        }
+        None => out.push_str("<td class=\"delta none\">–</td>"),
     }
 }
 
@@ -129,7 +151,8 @@ async fn report(
     let report = state
         .read(scope, move |engine| {
             opts.bots_count_as_replies = engine.operational().bots_reply;
-            let report = analyze_windows(engine.set(), &opts, &[WEEK], engine).remove(0);
+            // SPEC §4: with the previous 7 days, for the page's Δ.
+            let report = analyze_compared(engine.set(), &opts, engine);
             (report, not_final(engine, now))
         })
         .await?;
@@ -188,12 +211,30 @@ fn group_row(out: &mut String, g: &GroupStats, link: bool) {
     cell(out, "requests", Some(g.requests as f64), |v| {
         format!("{v:.0}")
     });
+    let before = g.previous.as_ref();
     cell(out, "response_rate", g.response_rate, percent);
+    delta(
+        out,
+        crate::domain::compare::rate_change(g.response_rate, before.and_then(|p| p.response_rate)),
+        before.and_then(|p| p.response_rate).map(percent),
+        false,
+    );
     cell(
         out,
         "median_first_reply_seconds",
         g.median_first_reply_seconds,
         duration,
+    );
+    delta(
+        out,
+        crate::domain::compare::reply_time_change(
+            g.median_first_reply_seconds,
+            before.and_then(|p| p.median_first_reply_seconds),
+        ),
+        before
+            .and_then(|p| p.median_first_reply_seconds)
+            .map(duration),
+        true,
     );
     cell(
         out,
@@ -227,8 +268,8 @@ fn group_row(out: &mut String, g: &GroupStats, link: bool) {
     out.push_str("</tr>");
 }
 
-const HEADER: &str = "<tr><th>account</th><th>channel</th><th>requests</th><th>response rate</th><th>median first reply</th>\
-<th>p90 first reply</th><th>within 1 h</th><th>within 24 h</th><th>responsive badge</th><th>pending</th><th>oldest pending</th></tr>";
+const HEADER: &str = "<tr><th>account</th><th>channel</th><th>requests</th><th>response rate</th><th>vs prior 7 d</th><th>median first reply</th>\
+<th>vs prior 7 d</th><th>p90 first reply</th><th>within 1 h</th><th>within 24 h</th><th>responsive badge</th><th>pending</th><th>oldest pending</th></tr>";
 
 /// `GET /`: every account and channel over the last 7 days.
 pub async fn overview(

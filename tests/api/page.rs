@@ -312,3 +312,78 @@ async fn the_page_says_how_many_requests_are_still_open() {
     );
     app.finish().await;
 }
+
+/// SPEC §4 comparison on the page: each group's response rate and median
+/// first reply carry the change against the previous 7 days — faster in
+/// green with a falling arrow, slower in red, the previous value in the
+/// tooltip; a group active only last week is listed with 0 requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_compares_each_group_with_the_previous_7_days() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ago = |minutes: i64| (chrono::Utc::now() - chrono::Duration::minutes(minutes)).to_rfc3339();
+    let line = |id: &str, account: &str, from: &str, minutes: i64| {
+        format!(
+            r#"{{"id":"{id}","account":"{account}","channel":"messenger","conversation":"c-{account}-{}","from":"{from}","at":"{}"}}"#,
+            &id[..1],
+            ago(minutes)
+        )
+    };
+    let day = 24 * 60;
+    let body = [
+        // shop: 30 min last week, 6 min this week.
+        line("a1", "shop", "customer", 8 * day),
+        line("a2", "shop", "agent", 8 * day - 30),
+        line("b1", "shop", "customer", 2 * day),
+        line("b2", "shop", "agent", 2 * day - 6),
+        // slow: 5 min last week, 2 h this week.
+        line("a1", "slow", "customer", 9 * day),
+        line("a2", "slow", "agent", 9 * day - 5),
+        line("b1", "slow", "customer", 3 * day),
+        line("b2", "slow", "agent", 3 * day - 120),
+        // gone: only last week.
+        line("a1", "gone", "customer", 10 * day),
+    ]
+    .join("\n");
+    assert_eq!(app.post_ndjson(body).await.status, 202);
+    let page = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = |account: &str, channel: &str| -> String {
+        let start = page
+            .find(&format!(
+                "data-account=\"{account}\" data-channel=\"{channel}\""
+            ))
+            .unwrap_or_else(|| panic!("no row {account}/{channel}: {page}"));
+        page[start..].split("</tr>").next().unwrap().to_string()
+    };
+    let shop = row("shop", "messenger");
+    assert!(
+        shop.contains(
+            "<td class=\"delta ok\" title=\"previous 7 days: 30 min\">▼ 24 min faster</td>"
+        ),
+        "{shop}"
+    );
+    assert!(
+        shop.contains("<td class=\"delta none\" title=\"previous 7 days: 100.0 %\">no change</td>"),
+        "{shop}"
+    );
+    let slow = row("slow", "messenger");
+    assert!(
+        slow.contains(
+            "<td class=\"delta no\" title=\"previous 7 days: 5 min\">▲ 1.9 h slower</td>"
+        ),
+        "{slow}"
+    );
+    let gone = row("gone", "messenger");
+    assert!(
+        gone.contains("data-field=\"requests\" data-value=\"0\""),
+        "{gone}"
+    );
+    app.finish().await;
+}
