@@ -166,6 +166,58 @@ fn the_report_tables_agree_with_the_core_and_the_charts_are_written() {
         );
     }
 
+    // summary.csv (issue 19): the period against the 7 days before, as the
+    // core's comparison with the previous period (SPEC §4) gives them.
+    let compared = replywatch::domain::analyze_with_previous(
+        &set,
+        &AnalyzeOptions::new(end, Micros(end.since(start).0)),
+    );
+    let g = compared
+        .groups
+        .iter()
+        .find(|g| g.account == "acct-0000" && g.channel == "all")
+        .unwrap();
+    let before = g.previous.as_ref().unwrap();
+    assert!(
+        before.requests > 0,
+        "the generator's first days are the previous period"
+    );
+    let summary: HashMap<String, HashMap<String, String>> = csv(&out.join("summary.csv"))
+        .into_iter()
+        .map(|row| (row["figure"].clone(), row))
+        .collect();
+    for (figure, now, then) in [
+        (
+            "requests",
+            Some(g.requests as f64),
+            Some(before.requests as f64),
+        ),
+        ("response_rate", g.response_rate, before.response_rate),
+        (
+            "median_first_reply_seconds",
+            g.median_first_reply_seconds,
+            before.median_first_reply_seconds,
+        ),
+        ("hit_ratio_1h", g.hit_ratio_1h, before.hit_ratio_1h),
+    ] {
+        let row = &summary[figure];
+        close(
+            num(row, "current"),
+            now,
+            &format!("summary {figure} current"),
+        );
+        close(
+            num(row, "previous"),
+            then,
+            &format!("summary {figure} previous"),
+        );
+        close(
+            num(row, "change"),
+            now.zip(then).map(|(n, t)| n - t),
+            &format!("summary {figure} change"),
+        );
+    }
+
     // Over the whole period, with analyze.
     let mut aopts = AnalyzeOptions::new(end, Micros(end.since(start).0));
     aopts.by_agent = true;

@@ -151,36 +151,42 @@ fn save_state(dir: &Path, state: &BTreeMap<String, i64>) -> anyhow::Result<()> {
     std::fs::rename(&tmp, state_path(dir)).context("saving the schedule state")
 }
 
-/// The headline of one account's period: requests, response rate, median, badge.
-fn headline(set: &crate::domain::EventSet, account: &str, spec: &ReportSpec) -> String {
-    let start = crate::reports::tables::local_midnight(spec.timezone, spec.from);
-    let end = spec
-        .to
-        .succ_opt()
-        .map_or(spec.now, |d| {
-            crate::reports::tables::local_midnight(spec.timezone, d)
-        })
-        .min(spec.now);
-    let mut opts = crate::domain::AnalyzeOptions::new(end, end.since(start));
-    opts.bots_count_as_replies = spec.bots_count_as_replies;
-    let report = crate::domain::analyze(set, &opts);
-    let Some(g) = report
-        .groups
-        .iter()
-        .find(|g| g.account == account && g.channel == crate::domain::ALL_CHANNELS)
-    else {
+/// The headline of one account's period: requests, response rate, median
+/// (with the change against the previous period of the same length, SPEC
+/// §4), badge.
+fn headline(set: &crate::domain::EventSet, spec: &ReportSpec) -> String {
+    use crate::domain::compare::{median_sentence, rate_change};
+    let (g, days) = crate::reports::tables::period_figures(set, spec);
+    // A group listed only for its previous period has no request now.
+    let Some(g) = g.filter(|g| g.requests > 0 || g.badge_conversations > 0) else {
         return format!("no requests from {} to {}", spec.from, spec.to);
     };
+    let period = match days {
+        1 => "day".to_string(),
+        n => format!("{n} days"),
+    };
+    let before = g.previous.as_ref();
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.1} %", v * 100.0));
     let mins = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.0} min", v / 60.0));
+    let rate = match rate_change(g.response_rate, before.and_then(|p| p.response_rate)) {
+        Some(c) => format!(
+            "{} ({} on the previous {period})",
+            pct(g.response_rate),
+            c.words
+        ),
+        None => pct(g.response_rate),
+    };
     format!(
-        "{} to {}: {} requests, response rate {}, within 1 h {}, median first reply {}, p90 {}; badge {}",
+        "{} to {}: {} requests, response rate {rate}, within 1 h {}, {}, p90 {}; badge {}",
         spec.from,
         spec.to,
         g.requests,
-        pct(g.response_rate),
         pct(g.hit_ratio_1h),
-        mins(g.median_first_reply_seconds),
+        median_sentence(
+            g.median_first_reply_seconds,
+            before.and_then(|p| p.median_first_reply_seconds),
+            &period
+        ),
         mins(g.p90_first_reply_seconds),
         if g.badge_eligible {
             "eligible".to_string()
@@ -247,7 +253,7 @@ pub fn run(
             };
             delivered.push(crate::reports::delivery::Delivered {
                 run: name.clone(),
-                headline: headline(set, &account, &spec),
+                headline: headline(set, &spec),
                 files: written
                     .files
                     .iter()

@@ -492,7 +492,90 @@ fn write_csv(dir: &Path, name: &str, df: &mut DataFrame) -> anyhow::Result<PathB
     Ok(path)
 }
 
-/// Writes `requests.csv`, `daily.csv`, `agents.csv` and the five charts into `out`.
+/// The account's figures over the report's period (all channels), with
+/// `previous`: the period of the same length before (SPEC §4), measured at
+/// the same instant; and the period's length in days. None without
+/// requests in either period.
+pub fn period_figures(
+    set: &EventSet,
+    spec: &ReportSpec,
+) -> (Option<crate::domain::GroupStats>, i64) {
+    let start = local_midnight(spec.timezone, spec.from);
+    let end = spec
+        .to
+        .succ_opt()
+        .map_or(spec.now, |d| local_midnight(spec.timezone, d))
+        .min(spec.now);
+    let mut opts = crate::domain::AnalyzeOptions::new(end, end.since(start));
+    opts.bots_count_as_replies = spec.bots_count_as_replies;
+    opts.calendars = spec.calendars.clone();
+    let report = crate::domain::analyze_with_previous(set, &opts);
+    let days = (spec.to - spec.from).num_days() + 1;
+    let group = report
+        .groups
+        .into_iter()
+        .find(|g| g.account == spec.account && g.channel == crate::domain::ALL_CHANNELS);
+    (group, days)
+}
+
+/// `summary.csv`: one row per figure of the period (all channels) with the
+/// previous period's value and the change (current − previous; empty when
+/// either is undefined).
+pub fn summary_csv(group: Option<&crate::domain::GroupStats>) -> String {
+    use crate::domain::document::csv_number;
+    let mut out = String::from("figure,current,previous,change\n");
+    let Some(g) = group else {
+        return out;
+    };
+    let empty = crate::domain::GroupStats::empty("", "", false).figures();
+    let p = g.previous.as_ref().unwrap_or(&empty);
+    let c = g.figures();
+    let rows: [(&str, Option<f64>, Option<f64>); 9] = [
+        ("requests", Some(c.requests as f64), Some(p.requests as f64)),
+        ("answered", Some(c.answered as f64), Some(p.answered as f64)),
+        ("response_rate", c.response_rate, p.response_rate),
+        ("hit_ratio_1h", c.hit_ratio_1h, p.hit_ratio_1h),
+        ("hit_ratio_24h", c.hit_ratio_24h, p.hit_ratio_24h),
+        (
+            "median_first_reply_seconds",
+            c.median_first_reply_seconds,
+            p.median_first_reply_seconds,
+        ),
+        (
+            "p90_first_reply_seconds",
+            c.p90_first_reply_seconds,
+            p.p90_first_reply_seconds,
+        ),
+        (
+            "badge_response_rate",
+            c.badge_response_rate,
+            p.badge_response_rate,
+        ),
+        (
+            "badge_response_seconds",
+            c.badge_response_seconds,
+            p.badge_response_seconds,
+        ),
+    ];
+    for (name, now, before) in rows {
+        let change = now.zip(before).map(|(n, b)| n - b);
+        // Counts as counts; ratios and seconds as JSON writes them.
+        let cell = |v: Option<f64>| match name {
+            "requests" | "answered" => v.map_or(String::new(), |v| format!("{v:.0}")),
+            _ => csv_number(v),
+        };
+        out.push_str(&format!(
+            "{name},{},{},{}\n",
+            cell(now),
+            cell(before),
+            cell(change)
+        ));
+    }
+    out
+}
+
+/// Writes `summary.csv`, `requests.csv`, `daily.csv`, `agents.csv` and the
+/// five charts into `out`.
 pub fn write_report(set: &EventSet, spec: &ReportSpec, out: &Path) -> anyhow::Result<Written> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let (mut requests, as_of) = requests_table(set, spec)?;
@@ -500,7 +583,11 @@ pub fn write_report(set: &EventSet, spec: &ReportSpec, out: &Path) -> anyhow::Re
     let mut daily = daily_table(&requests, &badge)?;
     let mut agents = agents_table(&requests)?;
     let series = chart_series(&requests, &daily)?;
+    let summary = out.join("summary.csv");
+    std::fs::write(&summary, summary_csv(period_figures(set, spec).0.as_ref()))
+        .with_context(|| format!("writing {}", summary.display()))?;
     let mut files = vec![
+        summary,
         write_csv(out, "daily.csv", &mut daily)?,
         write_csv(out, "agents.csv", &mut agents)?,
     ];

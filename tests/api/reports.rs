@@ -93,6 +93,15 @@ async fn a_missed_daily_report_runs_once_at_start_up_and_is_listed() {
         mail.contains("1 requests, response rate"),
         "headline in the body"
     );
+    // Compared with the previous period (issue 19), which had no request.
+    assert!(
+        mail.contains("median first reply 20 min (none answered in the previous day)"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("filename=\"summary.csv\""),
+        "summary attached"
+    );
     let post = tokio::time::timeout(Duration::from_secs(10), posts.recv_async())
         .await
         .unwrap();
