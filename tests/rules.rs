@@ -170,3 +170,174 @@ fn a_group_is_listed_when_only_the_badge_view_has_requests_in_the_window() {
     );
     assert!(!g.badge_eligible);
 }
+
+/// Issue 19, how far from the badge: on generated accounts that miss it,
+/// applying each suggestion to the events makes that badge condition hold
+/// in the core's figures and one fewer does not; both together make the
+/// account eligible.
+#[test]
+fn applying_the_badge_suggestions_to_the_events_makes_the_badge_conditions_hold() {
+    use replywatch::domain::badge::{FAST_REPLY, badge_gap, badge_inputs};
+    use replywatch::domain::requests::derive_requests;
+    use replywatch::domain::stats::{Clock, Measured};
+    use replywatch::domain::time::ONE_DAY;
+    use replywatch::domain::{ReplyPolicy, Timestamp};
+    let end = chrono::DateTime::parse_from_rfc3339("2026-11-08T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let mut text = Vec::new();
+    replywatch::files::generate::generate(
+        &replywatch::files::generate::GenerateOptions {
+            events: 4_000,
+            seed: 19,
+            accounts: 4,
+            end,
+            days: 7,
+        },
+        &mut text,
+        |_| {},
+    )
+    .unwrap();
+    let events: Vec<MessageEvent> = String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .map(|l| MessageEvent::from_json(l.as_bytes()).unwrap())
+        .collect();
+    let as_of = Timestamp::from_datetime(end);
+    let week = Micros::from_seconds(7 * 86_400);
+    let group = |events: &[MessageEvent], account: &str| {
+        let report = analyze(
+            &EventSet::from_events(events.iter().cloned()),
+            &AnalyzeOptions::new(as_of, week),
+        );
+        report
+            .groups
+            .into_iter()
+            .find(|g| g.account == account && g.channel == "all")
+            .unwrap()
+    };
+    let blocked = |g: &GroupStats, what: &str| g.badge_blockers.iter().any(|b| b.starts_with(what));
+    let line = |id: String, account: &str, channel: &str, conv: &str, from: &str, at: Timestamp| {
+        MessageEvent::from_json(
+            format!(r#"{{"id":"{id}","account":"{account}","channel":"{channel}","conversation":"{conv}","from":"{from}","at":"{at}"}}"#)
+                .as_bytes(),
+        )
+        .unwrap()
+    };
+    let set = EventSet::from_events(events.iter().cloned());
+    let requests = derive_requests(&set, as_of, ReplyPolicy::operational(false)).badge;
+    let mut checked = 0;
+    for account in ["acct-0000", "acct-0001", "acct-0002", "acct-0003"] {
+        let before = group(&events, account);
+        if before.badge_eligible {
+            continue;
+        }
+        let (hits, decided, replies) = badge_inputs(&set, as_of, week, account, None);
+        let gap = badge_gap(hits, decided, &replies);
+        let words = gap.words(&replies);
+        assert!(!words.is_empty(), "{account}: words for the gap");
+        eprintln!("{account}: {}", words.join("; "));
+        // The rate: answer the first x missed conversations 1 h after they opened.
+        let missed: Vec<_> = requests
+            .iter()
+            .filter(|r| {
+                let s = set.stream(set.stream_of(r.conversation));
+                let m = Measured::of(r, as_of, Clock::Calendar);
+                s.account.as_str() == account
+                    && r.new_conversation
+                    && r.opened_at >= as_of.minus(week)
+                    && m.decided(ONE_DAY)
+                    && !m.hit(ONE_DAY)
+            })
+            .collect();
+        let answer = |x: u64| -> Vec<MessageEvent> {
+            missed
+                .iter()
+                .take(x as usize)
+                .enumerate()
+                .map(|(i, r)| {
+                    let s = set.stream(set.stream_of(r.conversation));
+                    line(
+                        format!("fix-{i}"),
+                        account,
+                        s.channel.as_str(),
+                        set.conversation_id(r.conversation).as_str(),
+                        "agent",
+                        r.opened_at.plus(Micros::from_seconds(300)),
+                    )
+                })
+                .collect()
+        };
+        let fast = |m: u64| -> Vec<MessageEvent> {
+            (0..m)
+                .flat_map(|i| {
+                    let opened = as_of.minus(Micros::from_seconds(2 * 86_400 + i as i64));
+                    let conv = format!("fast-{i}");
+                    [
+                        line(
+                            format!("q-{i}"),
+                            account,
+                            "messenger",
+                            &conv,
+                            "customer",
+                            opened,
+                        ),
+                        line(
+                            format!("r-{i}"),
+                            account,
+                            "messenger",
+                            &conv,
+                            "agent",
+                            opened.plus(FAST_REPLY),
+                        ),
+                    ]
+                })
+                .collect()
+        };
+        let with = |extra: Vec<MessageEvent>| {
+            let mut all = events.clone();
+            all.extend(extra);
+            group(&all, account)
+        };
+        let x = gap.answered_within_24h;
+        if blocked(&before, "response_rate") {
+            assert!(
+                x > 0 && x as usize <= missed.len(),
+                "{account}: {x} of {}",
+                missed.len()
+            );
+            assert!(
+                !blocked(&with(answer(x)), "response_rate"),
+                "{account}: {x} answers"
+            );
+            assert!(
+                blocked(&with(answer(x - 1)), "response_rate"),
+                "{account}: {} answers",
+                x - 1
+            );
+        }
+        let m = gap.fast_replies;
+        if blocked(&before, "response_time") {
+            assert!(
+                !blocked(&with(fast(m)), "response_time"),
+                "{account}: {m} fast replies"
+            );
+            assert!(
+                blocked(&with(fast(m - 1)), "response_time"),
+                "{account}: {} fast replies",
+                m - 1
+            );
+        }
+        let mut both = answer(x);
+        both.extend(fast(m));
+        assert!(
+            with(both).badge_eligible,
+            "{account}: both suggestions → eligible"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "the generated accounts miss the badge ({checked})"
+    );
+}

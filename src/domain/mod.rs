@@ -2,6 +2,7 @@
 //! No tokio, sqlx, axum, polars, prometheus or plotters here; no clock, no IO.
 //! Re-exports only.
 
+pub mod badge;
 pub mod calendar;
 pub mod compare;
 pub mod daily;

@@ -307,6 +307,45 @@ pub async fn overview(
     Ok(page("replywatch", &out))
 }
 
+/// "How far from the badge", in numbers, for each group of the account
+/// that misses it (`domain::badge`: the rule and its test against the core).
+async fn badge_gaps(
+    out: &mut String,
+    state: &AppState,
+    account: &str,
+    now: Timestamp,
+    groups: &[&GroupStats],
+) -> ApiResult<()> {
+    let missing: Vec<String> = groups
+        .iter()
+        .filter(|g| !g.badge_eligible)
+        .map(|g| g.channel.clone())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let who = account.to_string();
+    let inputs = state
+        .read(Scope::Account(account), move |engine| {
+            crate::domain::badge::badge_inputs_by_channel(engine.set(), engine, now, WEEK, &who)
+        })
+        .await?;
+    out.push_str("<h2>How far from the badge</h2><ul id=\"badge-gap\">");
+    for channel in missing {
+        let (hits, decided, replies) = inputs.get(&channel).cloned().unwrap_or_default();
+        let gap = crate::domain::badge::badge_gap(hits, decided, &replies);
+        let _ = write!(
+            out,
+            "<li data-channel=\"{}\"><b>{}</b>: {}</li>",
+            esc(&channel),
+            esc(&channel),
+            esc(&gap.words(&replies).join("; "))
+        );
+    }
+    out.push_str("</ul><p><small>Meta's rule over 7 days: at least 90 % of new conversations answered within 24 h, and the fastest 90 % of first replies averaging 15 minutes or less.</small></p>");
+    Ok(())
+}
+
 /// `GET /accounts/{account}`: one account's figures, charts, agents and oldest pending requests.
 pub async fn account(
     State(state): State<AppState>,
@@ -342,6 +381,7 @@ pub async fn account(
         group_row(&mut out, g, false);
     }
     out.push_str("</table>");
+    badge_gaps(&mut out, &state, &account, now, &groups).await?;
 
     if let Some(all) = groups.iter().find(|g| g.channel == ALL_CHANNELS) {
         out.push_str("<h2>Agents</h2><table id=\"agents\"><tr><th>agent</th><th>answered</th><th>median</th><th>p90</th><th>within 1 h</th></tr>");

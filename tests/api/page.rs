@@ -385,5 +385,29 @@ async fn the_page_compares_each_group_with_the_previous_7_days() {
         gone.contains("data-field=\"requests\" data-value=\"0\""),
         "{gone}"
     );
+
+    // Issue 19, how far from the badge: slow's one conversation this week
+    // was answered in 2 h; the account page says how many 5-minute answers
+    // would bring the mean of the fastest 90 % to 15 minutes.
+    let m = replywatch::domain::badge::time_gap(&[replywatch::domain::Micros::from_seconds(7_200)]);
+    let slow = app
+        .client
+        .get(app.url("/accounts/slow"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let gap = slow
+        .split("id=\"badge-gap\"")
+        .nth(1)
+        .expect("a badge-gap list");
+    assert!(
+        gap.contains(&format!(
+            "response time 2.0 h: the fastest 90 % must average 15 min or less — {m} more conversations answered within 5 min would do it"
+        )),
+        "{gap}"
+    );
     app.finish().await;
 }
