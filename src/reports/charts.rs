@@ -5,6 +5,7 @@
 use crate::domain::daily::{DailyRow, SLA_BUCKETS, Series};
 use anyhow::anyhow;
 use plotters::prelude::*;
+use plotters::style::text_anchor;
 use std::sync::OnceLock;
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -198,34 +199,127 @@ fn daily_lines(
     legend(&mut chart, legend_at)
 }
 
+/// The human ticks of the first-reply axis (seconds, label).
+const REPLY_TICKS: [(f64, &str); 9] = [
+    (60.0, "1 min"),
+    (300.0, "5 min"),
+    (900.0, "15 min"),
+    (3_600.0, "1 h"),
+    (14_400.0, "4 h"),
+    (86_400.0, "1 d"),
+    (259_200.0, "3 d"),
+    (604_800.0, "7 d"),
+    (2_592_000.0, "30 d"),
+];
+
+/// The logarithmic axis of the first-reply chart: from 30 s to above the
+/// largest value (at least 1 h, so the targets show), and the human ticks
+/// inside it. Median and p90 of very different sizes stay readable.
+pub fn reply_axis(values: impl IntoIterator<Item = f64>) -> ((f64, f64), Vec<(f64, &'static str)>) {
+    let max = values.into_iter().fold(3_600.0_f64, f64::max) * 1.5;
+    let range = (30.0_f64.log10(), max.log10());
+    let ticks = REPLY_TICKS
+        .iter()
+        .copied()
+        .filter(|(s, _)| s.log10() <= range.1)
+        .collect();
+    (range, ticks)
+}
+
+/// Consecutive days as runs: a day without a value breaks the line (no
+/// line is drawn across a gap).
+fn runs(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    for &p in points {
+        match out.last_mut() {
+            Some(run) if run.last().is_some_and(|q| p.0 - q.0 < 1.5) => run.push(p),
+            _ => out.push(vec![p]),
+        }
+    }
+    out
+}
+
+/// The series of the first-reply chart, in its legend's order.
+pub const FIRST_REPLY_LEGEND: [&str; 4] = ["15 min target", "1 h target", "median", "p90"];
+
 fn first_reply(area: &Area, s: &Series) -> anyhow::Result<()> {
-    let minutes = |v: Option<f64>| v.map(|v| v / 60.0);
-    let median = daily(s, |d| minutes(d.median_first_reply_seconds));
-    let p90 = daily(s, |d| minutes(d.p90_first_reply_seconds));
-    let max = p90.iter().map(|p| p.1).fold(60.0_f64, f64::max);
-    daily_lines(
-        area,
-        s,
-        "minutes",
-        max * 1.1,
-        &[
-            (15.0, "15 min target", RGBColor(46, 139, 87)),
-            (60.0, "1 h target", RED),
-        ],
-        vec![
-            Line {
-                label: "median",
-                color: BLUE,
-                points: median,
-            },
-            Line {
-                label: "p90",
-                color: MAGENTA,
-                points: p90,
-            },
-        ],
-        SeriesLabelPosition::UpperRight,
-    )
+    let median = daily(s, |d| d.median_first_reply_seconds);
+    let p90 = daily(s, |d| d.p90_first_reply_seconds);
+    let (range, ticks) = reply_axis(median.iter().chain(&p90).map(|p| p.1));
+    let n = s.days.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(30)
+        .build_cartesian_2d(-0.5..n - 0.5, range.0..range.1)
+        .map_err(err)?;
+    // Days on x; on y no linear labels: the human ticks (log scale) are
+    // drawn as grid lines labelled at their left end, inside the plot.
+    chart
+        .configure_mesh()
+        .x_desc("day (account's time zone)")
+        .y_desc("first reply (log scale)")
+        .x_labels(s.days.len().min(14))
+        .x_label_formatter(&|x| day_label(s, *x))
+        .y_labels(0)
+        .disable_y_mesh()
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    let grey = RGBColor(200, 200, 200);
+    let tick_style = TextStyle::from(("sans-serif", 13).into_font())
+        .color(&RGBColor(80, 80, 80))
+        .pos(text_anchor::Pos::new(
+            text_anchor::HPos::Left,
+            text_anchor::VPos::Bottom,
+        ));
+    for &(seconds, label) in &ticks {
+        let y = seconds.log10();
+        chart
+            .draw_series(LineSeries::new([(-0.5, y), (n - 0.5, y)], grey))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label,
+                (-0.45, y),
+                tick_style.clone(),
+            )))
+            .map_err(err)?;
+    }
+    let targets = [(900.0, RGBColor(46, 139, 87)), (3_600.0, RED)];
+    for (i, (seconds, color)) in targets.into_iter().enumerate() {
+        let y = f64::log10(seconds);
+        chart
+            .draw_series(LineSeries::new(
+                [(-0.5, y), (n - 0.5, y)],
+                color.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(FIRST_REPLY_LEGEND[i])
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    for (i, (points, color)) in [(median, BLUE), (p90, MAGENTA)].into_iter().enumerate() {
+        let points: Vec<(f64, f64)> = points
+            .into_iter()
+            .map(|(x, v)| (x, v.max(1.0).log10()))
+            .collect();
+        for (j, run) in runs(&points).into_iter().enumerate() {
+            let drawn = chart
+                .draw_series(LineSeries::new(run.clone(), color.stroke_width(2)))
+                .map_err(err)?;
+            if j == 0 {
+                drawn
+                    .label(FIRST_REPLY_LEGEND[2 + i])
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+            }
+            chart
+                .draw_series(run.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+                .map_err(err)?;
+        }
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 fn hit_ratios(area: &Area, s: &Series) -> anyhow::Result<()> {
@@ -418,6 +512,35 @@ fn heatmap(area: &Area, s: &Series) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 19: the first-reply axis is logarithmic with human ticks from
+    /// 1 min up to above the largest value, so a 3,000-minute p90 and a
+    /// 10-minute median are both readable; the targets stay on the chart.
+    #[test]
+    fn the_first_reply_axis_is_logarithmic_with_human_ticks() {
+        let (range, ticks) = reply_axis([600.0, 180_000.0]);
+        let labels: Vec<&str> = ticks.iter().map(|t| t.1).collect();
+        assert_eq!(
+            labels,
+            ["1 min", "5 min", "15 min", "1 h", "4 h", "1 d", "3 d"]
+        );
+        assert!((range.0 - 30f64.log10()).abs() < 1e-12);
+        assert!(range.1 > 180_000f64.log10(), "the largest value fits");
+        // A quick account: the 1 h target still shows.
+        let (_, ticks) = reply_axis([120.0]);
+        assert_eq!(ticks.last().unwrap().1, "1 h");
+        assert_eq!(
+            FIRST_REPLY_LEGEND,
+            ["15 min target", "1 h target", "median", "p90"]
+        );
+    }
+
+    #[test]
+    fn a_day_without_a_value_breaks_the_line() {
+        let points = [(0.0, 1.0), (1.0, 2.0), (3.0, 1.0), (4.0, 1.0), (6.0, 5.0)];
+        let lengths: Vec<usize> = runs(&points).iter().map(Vec::len).collect();
+        assert_eq!(lengths, [2, 2, 1]);
+    }
 
     #[test]
     fn every_chart_renders_a_png_even_without_data() {
