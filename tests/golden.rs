@@ -24,6 +24,29 @@ fn analyze_case(case: &common::GoldenCase, extra: &[&str]) -> serde_json::Value 
     serde_json::from_slice(&out).unwrap()
 }
 
+/// A case's analyze options (from its `args`) and its events.
+fn options_and_events(
+    case: &common::GoldenCase,
+) -> (
+    replywatch::domain::AnalyzeOptions,
+    Vec<replywatch::domain::MessageEvent>,
+) {
+    let argv = ["replywatch", "analyze", "--input", "events.ndjson"]
+        .into_iter()
+        .map(String::from)
+        .chain(case.args.iter().cloned());
+    let Command::Analyze(args) = Cli::try_parse_from(argv).unwrap().command else {
+        unreachable!()
+    };
+    let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
+    let events = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| replywatch::domain::MessageEvent::from_json(l.as_bytes()).unwrap())
+        .collect();
+    (args.options(&case.dir).unwrap(), events)
+}
+
 fn check_all(extra: &[&str]) {
     let mut failures = Vec::new();
     for case in golden_cases() {
@@ -71,23 +94,10 @@ fn the_comparison_with_the_previous_period_matches_its_golden_case() {
 #[test]
 fn the_comparison_through_the_engine_matches_its_golden_case() {
     use replywatch::domain::stats::analyze_compared;
-    use replywatch::domain::{EventSet, MessageEvent, ReplyPolicy};
+    use replywatch::domain::{EventSet, ReplyPolicy};
     use replywatch::engine::Engine;
     for case in common::golden_next_cases() {
-        let argv = ["replywatch", "analyze", "--input", "events.ndjson"]
-            .into_iter()
-            .map(String::from)
-            .chain(case.args.iter().cloned());
-        let Command::Analyze(args) = Cli::try_parse_from(argv).unwrap().command else {
-            unreachable!()
-        };
-        let opts = args.options(&case.dir).unwrap();
-        let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
-        let events: Vec<MessageEvent> = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| MessageEvent::from_json(l.as_bytes()).unwrap())
-            .collect();
+        let (opts, events) = options_and_events(&case);
         for seed in 1..=3 {
             let shuffled = common::shuffle_keeping_key_order(events.clone(), seed);
             let policy = ReplyPolicy::operational(opts.bots_count_as_replies);
@@ -132,24 +142,11 @@ fn the_comparison_names_the_case_field_that_differs() {
 #[test]
 fn every_golden_case_matches_through_the_engine_fed_in_shuffled_batches() {
     use replywatch::domain::stats::analyze_windows;
-    use replywatch::domain::{EventSet, MessageEvent, ReplyPolicy};
+    use replywatch::domain::{EventSet, ReplyPolicy};
     use replywatch::engine::Engine;
     let mut failures = Vec::new();
     for case in golden_cases() {
-        let argv = ["replywatch", "analyze", "--input", "events.ndjson"]
-            .into_iter()
-            .map(String::from)
-            .chain(case.args.iter().cloned());
-        let Command::Analyze(args) = Cli::try_parse_from(argv).unwrap().command else {
-            unreachable!()
-        };
-        let opts = args.options(&case.dir).unwrap();
-        let text = std::fs::read_to_string(case.dir.join("events.ndjson")).unwrap();
-        let events: Vec<MessageEvent> = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| MessageEvent::from_json(l.as_bytes()).unwrap())
-            .collect();
+        let (opts, events) = options_and_events(&case);
         for seed in 1..=5 {
             let shuffled = common::shuffle_keeping_key_order(events.clone(), seed);
             let policy = ReplyPolicy::operational(opts.bots_count_as_replies);
