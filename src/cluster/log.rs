@@ -269,6 +269,22 @@ impl EventLog {
         &self,
         events: &[MessageEvent],
     ) -> Result<(Published, Marks), LogError> {
+        // The whole call, re-sends included, is bounded: while no server
+        // answers (the client buffers publishes until it reconnects) the
+        // caller hears 503 after REQUEST_TIMEOUT rather than waiting.
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.publish_attempts(events)).await {
+            Ok(result) => result,
+            Err(_) => Err(LogError(format!(
+                "no acknowledgement from JetStream within {} s",
+                REQUEST_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    async fn publish_attempts(
+        &self,
+        events: &[MessageEvent],
+    ) -> Result<(Published, Marks), LogError> {
         let chunks: Vec<(Chunk, async_nats::Subject)> = encode_chunks(events, self.partitions)
             .into_iter()
             .map(|c| {
