@@ -271,6 +271,43 @@ fn group_row(out: &mut String, g: &GroupStats, link: bool) {
 const HEADER: &str = "<tr><th>account</th><th>channel</th><th>requests</th><th>response rate</th><th>vs prior 7 d</th><th>median first reply</th>\
 <th>vs prior 7 d</th><th>p90 first reply</th><th>within 1 h</th><th>within 24 h</th><th>responsive badge</th><th>pending</th><th>oldest pending</th></tr>";
 
+/// The overview's first line: accounts, how many are eligible for the
+/// badge, how many are at risk (eligible over the prior 7 days, not now)
+/// and the oldest pending request anywhere.
+fn summary_line(out: &mut String, groups: &[GroupStats]) {
+    let accounts: Vec<&GroupStats> = groups
+        .iter()
+        .filter(|g| g.channel == ALL_CHANNELS)
+        .collect();
+    if accounts.is_empty() {
+        return;
+    }
+    let eligible = accounts.iter().filter(|g| g.badge_eligible).count();
+    let at_risk = accounts
+        .iter()
+        .filter(|g| !g.badge_eligible && g.previous.as_ref().is_some_and(|p| p.badge_eligible))
+        .count();
+    let oldest = accounts
+        .iter()
+        .filter_map(|g| g.oldest_pending_seconds.map(|s| (s, g.account.as_str())))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let oldest = match oldest {
+        Some((seconds, account)) => format!(
+            "oldest pending request: {} (<a href=\"/accounts/{}\">{}</a>)",
+            duration(seconds),
+            url(account),
+            esc(account)
+        ),
+        None => "no request pending".to_string(),
+    };
+    let _ = write!(
+        out,
+        "<p id=\"summary\"><b>{} account{}</b> · {eligible} eligible for the badge · {at_risk} at risk (eligible over the prior 7 days, not now) · {oldest}</p>",
+        accounts.len(),
+        if accounts.len() == 1 { "" } else { "s" },
+    );
+}
+
 /// `GET /`: every account and channel over the last 7 days.
 pub async fn overview(
     State(state): State<AppState>,
@@ -295,6 +332,7 @@ pub async fn overview(
             .map(|(_, n)| n)
             .sum(),
     );
+    summary_line(&mut out, &report.groups);
     if report.groups.is_empty() {
         out.push_str("<p>No requests in the last 7 days. Post events to <code>/v1/events</code> or connect a Meta app.</p>");
     } else {

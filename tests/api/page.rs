@@ -301,6 +301,11 @@ async fn the_page_says_how_many_requests_are_still_open() {
         overview.contains("1 request still open: figures for the last 24 h may change."),
         "{overview}"
     );
+    // The summary line names the oldest pending request anywhere.
+    assert!(
+        overview.contains("oldest pending request: 2.1 d (<a href=\"/accounts/quiet\">quiet</a>)"),
+        "{overview}"
+    );
     assert!(
         text("/accounts/shop")
             .await
@@ -362,6 +367,12 @@ async fn the_page_compares_each_group_with_the_previous_7_days() {
             .unwrap_or_else(|| panic!("no row {account}/{channel}: {page}"));
         page[start..].split("</tr>").next().unwrap().to_string()
     };
+    // The summary line: three accounts; shop is eligible now (6 min),
+    // slow was eligible the prior week (5 min) and is not now (2 h).
+    assert!(
+        page.contains("<p id=\"summary\"><b>3 accounts</b> · 1 eligible for the badge · 1 at risk (eligible over the prior 7 days, not now) · no request pending</p>"),
+        "{page}"
+    );
     let shop = row("shop", "messenger");
     assert!(
         shop.contains(
