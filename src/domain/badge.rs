@@ -14,8 +14,8 @@
 //! applies each suggestion to the events and checks the badge condition
 //! then holds (and one fewer is not enough).
 
-use super::requests::{Request, View, derive_requests};
-use super::stats::{Clock, Measured, RequestSource, badge_fastest};
+use super::requests::{Request, View};
+use super::stats::{Clock, Measured, RequestSource, Walk, badge_fastest};
 use super::time::{Micros, ONE_DAY, Timestamp};
 use super::{EventSet, ReplyPolicy};
 
@@ -46,27 +46,13 @@ pub fn badge_inputs(
     account: &str,
     channel: Option<&str>,
 ) -> (u64, u64, Vec<Micros>) {
-    let start = as_of.minus(window);
-    let requests = derive_requests(set, as_of, ReplyPolicy::operational(false)).badge;
-    let mine = |r: &&Request| {
-        let s = set.stream(set.stream_of(r.conversation));
-        r.new_conversation
-            && r.opened_at >= start
-            && r.opened_at < as_of
-            && s.account.as_str() == account
-            && channel.is_none_or(|c| s.channel.as_str() == c)
+    let walk = Walk {
+        set,
+        operational: ReplyPolicy::operational(false),
     };
-    let (mut hits, mut decided, mut replies) = (0, 0, Vec::new());
-    for r in requests.iter().filter(mine) {
-        // SPEC §3: the badge stays in calendar time.
-        let m = Measured::of(r, as_of, Clock::Calendar);
-        if m.decided(ONE_DAY) {
-            decided += 1;
-            hits += u64::from(m.hit(ONE_DAY));
-        }
-        replies.extend(m.first_reply);
-    }
-    (hits, decided, replies)
+    badge_inputs_by_channel(set, &walk, as_of, window, account)
+        .remove(channel.unwrap_or(super::ids::ALL_CHANNELS))
+        .unwrap_or_default()
 }
 
 /// [`badge_inputs`] for every channel of `account` and for `"all"` at
