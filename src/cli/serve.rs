@@ -22,7 +22,7 @@ pub fn run_serve(mut config: crate::config::ServeConfig) -> anyhow::Result<()> {
         let app = crate::startup::Application::build(config).await?;
         if demo_dir.is_some() {
             eprintln!(
-                "demo: a generated month of events for 12 accounts; open http://{}/ (the database is deleted on exit)",
+                "demo: a generated month of events for 12 accounts (every third answers fast; acct-0001 keeps business hours); open http://{}/ (the database is deleted on exit)",
                 app.local_addr()?
             );
         }
@@ -34,6 +34,12 @@ pub fn run_serve(mut config: crate::config::ServeConfig) -> anyhow::Result<()> {
     served
 }
 
+/// The demo account with opening hours, and its calendar.
+const DEMO_BUSINESS_HOURS: (&str, &str) = (
+    "acct-0001",
+    r#"{"timezone": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]], "tue": [["09:00", "17:00"]], "wed": [["09:00", "17:00"]], "thu": [["09:00", "17:00"]], "fri": [["09:00", "17:00"]]}}"#,
+);
+
 /// Stores a generated, realistic month of events ending now (`serve --demo`).
 async fn fill_demo(database_url: &str) -> anyhow::Result<()> {
     let opts = GenerateOptions {
@@ -44,7 +50,8 @@ async fn fill_demo(database_url: &str) -> anyhow::Result<()> {
         days: 30,
     };
     let mut ndjson = Vec::new();
-    generate(&opts, &mut ndjson, |_| {})?;
+    // Issue 19: a realistic mix — responsive businesses beside slow ones.
+    crate::files::generate::generate_demo(&opts, &mut ndjson, |_| {})?;
     let mut set = EventSet::new();
     read_into(&ndjson[..], &mut set, OnInvalid::Fail, |_| {})?;
     let now = Timestamp::from_datetime(chrono::Utc::now());
@@ -58,6 +65,10 @@ async fn fill_demo(database_url: &str) -> anyhow::Result<()> {
     for chunk in events.chunks(50_000) {
         store.insert_events(chunk).await?;
     }
+    // One account keeps business hours (compare `?clock=business`).
+    store
+        .put_calendar(DEMO_BUSINESS_HOURS.0, DEMO_BUSINESS_HOURS.1, now)
+        .await?;
     store.close().await;
     Ok(())
 }

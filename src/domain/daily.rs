@@ -27,6 +27,13 @@ pub struct DailyRow {
     pub p90_first_reply_seconds: Option<f64>,
     pub hit_ratio_1h: Option<f64>,
     pub hit_ratio_24h: Option<f64>,
+    /// Requests decided for 1 h and for 24 h (the hit ratios' denominators).
+    pub decided_1h: u64,
+    pub decided_24h: u64,
+    /// The day's first-reply times, so figures can be pooled over several
+    /// days ([`rolling`]); not part of any document.
+    #[serde(skip)]
+    pub first_replies: Vec<Micros>,
     /// SPEC §4: every request of the day is decided for 24 h at the instant,
     /// so its figures no longer change with time ([`settled`]).
     #[serde(rename = "final")]
@@ -47,6 +54,71 @@ pub struct Series {
     pub heatmap: Vec<[Option<f64>; 24]>,
     /// Requests the series rest on.
     pub requests: u64,
+    /// The first and last local day of the range, whether or not a request
+    /// was opened on them: a chart draws every day in between, and a day
+    /// without a row is a gap.
+    pub range: Option<(NaiveDate, NaiveDate)>,
+}
+
+impl Series {
+    /// Every local day of the range, in order (the days of the rows when
+    /// no range is set).
+    pub fn dates(&self) -> Vec<NaiveDate> {
+        let range = self.range.or_else(|| {
+            let first = self.days.first()?.date;
+            Some((first, self.days.last()?.date))
+        });
+        match range {
+            Some((first, last)) => first.iter_days().take_while(|d| *d <= last).collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The figures of the requests opened on the days of a trailing span,
+/// pooled (one median over all their first replies, one ratio over all
+/// their decided requests): a thin day cannot swing them the way it swings
+/// its own point. A presentation aid beside the daily figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pooled {
+    /// The last day of the span.
+    pub date: NaiveDate,
+    pub requests: u64,
+    pub median_first_reply_seconds: Option<f64>,
+    pub hit_ratio_1h: Option<f64>,
+    pub hit_ratio_24h: Option<f64>,
+    /// Every day of the span is final (SPEC §4).
+    pub is_final: bool,
+}
+
+/// The days a rolling figure pools: a week.
+pub const ROLLING_DAYS: u64 = 7;
+
+/// For each of `dates`, the figures pooled over the `ROLLING_DAYS` local
+/// days ending on it (days without a row add nothing).
+pub fn rolling(days: &[DailyRow], dates: &[NaiveDate]) -> Vec<Pooled> {
+    let by_date: BTreeMap<NaiveDate, &DailyRow> = days.iter().map(|d| (d.date, d)).collect();
+    dates
+        .iter()
+        .map(|&date| {
+            let from = date - chrono::Days::new(ROLLING_DAYS - 1);
+            let span: Vec<&DailyRow> = by_date.range(from..=date).map(|(_, d)| *d).collect();
+            let sum = |f: fn(&DailyRow) -> u64| span.iter().map(|d| f(d)).sum::<u64>();
+            let share = |hits: u64, of: u64| Share { hits, of }.ratio();
+            let first: Vec<Micros> = span
+                .iter()
+                .flat_map(|d| d.first_replies.iter().copied())
+                .collect();
+            Pooled {
+                date,
+                requests: sum(|d| d.requests),
+                median_first_reply_seconds: median_and_p90(first).0,
+                hit_ratio_1h: share(sum(|d| d.within_1h), sum(|d| d.decided_1h)),
+                hit_ratio_24h: share(sum(|d| d.within_1h + d.within_24h), sum(|d| d.decided_24h)),
+                is_final: span.iter().all(|d| d.is_final),
+            }
+        })
+        .collect()
 }
 
 /// Builds the series of `requests` (one group's operational view) opened in
@@ -69,6 +141,8 @@ pub fn series<'a>(
         first: Vec<Micros>,
     }
     let start = as_of.minus(window);
+    let local_day = |t: Timestamp| t.to_datetime().with_timezone(&tz).date_naive();
+    let range = (local_day(start), local_day(as_of.minus(Micros(1))));
     let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
     let mut distribution = vec![0u64; SLA_BUCKETS.len() + 1];
     let mut cells: Vec<Vec<Micros>> = vec![Vec::new(); 7 * 24];
@@ -117,7 +191,7 @@ pub fn series<'a>(
     let days = days
         .into_iter()
         .map(|(date, d)| {
-            let (median, p90) = median_and_p90(d.first);
+            let (median, p90) = median_and_p90(d.first.clone());
             DailyRow {
                 date,
                 requests: d.requests,
@@ -130,7 +204,10 @@ pub fn series<'a>(
                 p90_first_reply_seconds: p90,
                 hit_ratio_1h: d.hit_1h.ratio(),
                 hit_ratio_24h: d.hit_24h.ratio(),
+                decided_1h: d.hit_1h.of,
+                decided_24h: d.hit_24h.of,
                 is_final: d.unsettled == 0,
+                first_replies: d.first,
             }
         })
         .collect();
@@ -143,6 +220,7 @@ pub fn series<'a>(
         distribution,
         heatmap,
         requests: total,
+        range: Some(range),
     }
 }
 
@@ -221,5 +299,48 @@ mod tests {
             "exactly 24 h: decided (inclusive)"
         );
         assert!(!day("2026-11-01T09:30:00Z").is_final);
+    }
+
+    /// Issue 19: a thin day cannot swing the pooled 7-day figures the way
+    /// it swings its own point; days without requests keep their place in
+    /// the range and pool what came before them.
+    #[test]
+    fn pooled_figures_span_the_last_seven_days_and_every_day_of_the_range_is_listed() {
+        let at = |s: &str| crate::domain::parse_rfc3339(s).unwrap();
+        let mut requests: Vec<Request> = (0..10)
+            .map(|i| {
+                req(
+                    &format!("2026-11-02T10:{i:02}:00Z"),
+                    Some(&format!("2026-11-02T10:{:02}:00Z", i + 1)),
+                )
+            })
+            .collect();
+        requests.push(req("2026-11-04T08:00:00Z", Some("2026-11-04T18:00:00Z")));
+        let s = series(
+            &requests,
+            at("2026-11-12T00:00:00Z"),
+            Micros(14 * 86_400_000_000),
+            chrono_tz::UTC,
+        );
+        let dates = s.dates();
+        assert_eq!(dates.len(), 14, "Oct 29 … Nov 11, requests on two days");
+        assert_eq!(s.days.len(), 2);
+        let thin = &s.days[1];
+        assert_eq!(thin.median_first_reply_seconds, Some(36_000.0));
+        assert_eq!(thin.hit_ratio_1h, Some(0.0));
+        let pooled = rolling(&s.days, &dates);
+        let on = |d: &str| pooled.iter().find(|p| p.date.to_string() == d).unwrap();
+        let nov4 = on("2026-11-04");
+        assert_eq!(nov4.requests, 11);
+        assert_eq!(nov4.median_first_reply_seconds, Some(60.0));
+        assert_eq!(nov4.hit_ratio_1h, Some(10.0 / 11.0));
+        assert!(nov4.is_final);
+        // Nov 8 holds no request but pools Nov 2 … Nov 8.
+        assert_eq!(on("2026-11-08").requests, 11);
+        // Nov 9 no longer reaches Nov 2: only the thin day is left.
+        assert_eq!(on("2026-11-09").median_first_reply_seconds, Some(36_000.0));
+        // Nov 11 reaches back to Nov 5: nothing to pool.
+        assert_eq!(on("2026-11-11").requests, 0);
+        assert_eq!(on("2026-11-11").hit_ratio_24h, None);
     }
 }

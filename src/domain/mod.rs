@@ -11,6 +11,7 @@ pub mod document;
 pub mod event;
 pub mod eventset;
 pub mod ids;
+pub mod listing;
 pub mod requests;
 pub mod slo;
 pub mod stats;

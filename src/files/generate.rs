@@ -114,8 +114,27 @@ impl Writer<'_> {
     }
 }
 
-/// Seconds until an agent answers: mostly minutes, some hours, a few days.
-fn agent_delay_seconds(rng: &mut Rng) -> i64 {
+/// How fast an account's agents answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Speed {
+    /// Mostly minutes, some hours, a few days (most of the generator's
+    /// accounts: not eligible for the badge).
+    Usual,
+    /// A responsive business: nearly every request answered, most within
+    /// minutes (eligible for the badge).
+    Responsive,
+}
+
+/// Seconds until an agent answers.
+fn agent_delay_seconds(rng: &mut Rng, speed: Speed) -> i64 {
+    if speed == Speed::Responsive {
+        let r = rng.below(100);
+        return match r {
+            0..=91 => 20 + rng.below(480),
+            92..=97 => 500 + rng.below(1_300),
+            _ => 1_800 + rng.below(9_000),
+        } as i64;
+    }
     let r = rng.below(100);
     let base = match r {
         0..=44 => 30 + rng.below(900),
@@ -145,8 +164,10 @@ fn emit(rng: &mut Rng, line: Line, out: &mut Vec<Line>, budget: &mut u64) {
 }
 
 /// One conversation: a few exchanges spread over the period.
+#[allow(clippy::too_many_arguments)]
 fn conversation(
     w: &mut Writer,
+    speed: Speed,
     account: &str,
     channel: usize,
     conv: &str,
@@ -191,9 +212,13 @@ fn conversation(
             );
             emit(w.rng, line, out, budget);
         }
-        if w.rng.chance(0.9) && *budget > 0 {
+        let answers = match speed {
+            Speed::Usual => 0.9,
+            Speed::Responsive => 0.995,
+        };
+        if w.rng.chance(answers) && *budget > 0 {
             let agent = w.rng.chance(0.9).then(|| AGENTS[w.rng.below(8) as usize]);
-            t += agent_delay_seconds(w.rng);
+            t += agent_delay_seconds(w.rng, speed);
             let line = w.line(account, channel, conv, "agent", t * 1_000_000, agent);
             emit(w.rng, line, out, budget);
         }
@@ -211,6 +236,35 @@ fn conversation(
 /// and some arrive late. Calls `progress` with the lines written so far.
 pub fn generate(
     opts: &GenerateOptions,
+    out: &mut impl Write,
+    progress: impl FnMut(u64),
+) -> io::Result<()> {
+    generate_with(opts, |_| Speed::Usual, out, progress)
+}
+
+/// Accounts of the demo that answer fast (every third, from `acct-0000`).
+pub fn is_responsive_in_demo(account: u64) -> bool {
+    account.is_multiple_of(3)
+}
+
+/// As [`generate`], with the realistic mix of `serve --demo` (issue 19):
+/// every third account a responsive business (eligible for the badge), the
+/// others as usual (slow).
+pub fn generate_demo(
+    opts: &GenerateOptions,
+    out: &mut impl Write,
+    progress: impl FnMut(u64),
+) -> io::Result<()> {
+    let speed = |account: u64| match is_responsive_in_demo(account) {
+        true => Speed::Responsive,
+        false => Speed::Usual,
+    };
+    generate_with(opts, speed, out, progress)
+}
+
+fn generate_with(
+    opts: &GenerateOptions,
+    speed: impl Fn(u64) -> Speed,
     out: &mut impl Write,
     mut progress: impl FnMut(u64),
 ) -> io::Result<()> {
@@ -242,7 +296,8 @@ pub fn generate(
             conv_counter += 1;
             // Busy accounts: a skewed pick (squared uniform).
             let u = w.rng.below(1 << 20) as f64 / (1u64 << 20) as f64;
-            let account = format!("acct-{:04}", (u * u * accounts as f64) as u64);
+            let index = (u * u * accounts as f64) as u64;
+            let account = format!("acct-{index:04}");
             let channel = w.rng.below(3) as usize;
             let conv = format!(
                 "{:016}",
@@ -250,6 +305,7 @@ pub fn generate(
             );
             conversation(
                 &mut w,
+                speed(index),
                 &account,
                 channel,
                 &conv,

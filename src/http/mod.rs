@@ -16,7 +16,7 @@ mod page;
 mod reports;
 mod schema;
 mod server;
-mod stats;
+pub(crate) mod stats;
 mod webhooks;
 
 pub use error::{ApiError, ApiResult};
@@ -111,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/", get(page::overview))
         .route("/accounts/{account}", get(page::account))
+        .route("/accounts/{account}/requests", get(page::requests))
         .route(
             "/v1/accounts/{account}/calendar",
             get(calendar::get_calendar).put(calendar::put_calendar),

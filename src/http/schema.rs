@@ -101,6 +101,12 @@ pub mod document {
         as_of: String,
         window_seconds: i64,
         groups: Vec<GroupStats>,
+        /// With `order`, `search`, `limit` or `cursor`: the accounts
+        /// matching `search` in all.
+        accounts: Option<u64>,
+        /// With `limit`, unless this is the last page: pass it as
+        /// `cursor=` for the next page.
+        next_cursor: Option<String>,
     }
 
     /// The SPEC §3 figures of one (`account`, `channel`) group, or of an
@@ -221,10 +227,14 @@ pub mod document {
             };
             let mut compared = group.clone();
             compared.previous = Some(group.figures());
-            let report = StatsReport {
-                as_of: "2026-11-01T00:00:00Z".into(),
-                window_seconds: 1,
-                groups: vec![group.clone()],
+            let report = crate::http::stats::StatsPage {
+                report: StatsReport {
+                    as_of: "2026-11-01T00:00:00Z".into(),
+                    window_seconds: 1,
+                    groups: vec![group.clone()],
+                },
+                accounts: Some(1),
+                next_cursor: Some("1.account..61".into()),
             };
             let json = |v: serde_json::Result<serde_json::Value>| keys(v.unwrap());
             assert_eq!(

@@ -39,6 +39,79 @@ pub struct StatsQuery {
     /// `previous`: each group gains `previous`, the same figures for the
     /// requests opened in the window of the same length before (SPEC §4).
     pub compare: Option<Compare>,
+    /// How accounts are ordered: `account` (default, SPEC §4 order),
+    /// `worst` (lowest response rate, then slowest median, then most
+    /// pending), or a figure (`response_rate`, `median_first_reply_seconds`,
+    /// `p90_first_reply_seconds`, `hit_ratio_1h`, `hit_ratio_24h`,
+    /// `requests`, `pending`, `oldest_pending_seconds`), smallest first, or
+    /// largest first with `-` before it. Undefined figures come last.
+    /// Accounts are ordered by their `all` group and listed whole.
+    pub order: Option<String>,
+    /// Only accounts whose name contains this (case-insensitive).
+    pub search: Option<String>,
+    /// At most this many accounts (every group of each), 1 to 10000; the
+    /// response then carries `accounts` and, unless it is the last page,
+    /// `next_cursor`.
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page (same `order` and `search`).
+    pub cursor: Option<String>,
+}
+
+/// The §4 document, and with `limit` (or `cursor`) where the page ends.
+#[derive(Debug, Serialize)]
+pub struct StatsPage {
+    #[serde(flatten)]
+    pub report: StatsReport,
+    /// Accounts matching `search` in all (present when paging).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<usize>,
+    /// Pass as `cursor=` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// The paging asked for by `order`, `search`, `limit` and `cursor`;
+/// `None` when none of them is given (the whole document, SPEC order).
+struct Paging {
+    order: domain::listing::Order,
+    search: Option<String>,
+    cursor: Option<domain::listing::Cursor>,
+    limit: Option<usize>,
+}
+
+impl Paging {
+    fn of(q: &StatsQuery) -> ApiResult<Option<Paging>> {
+        use domain::listing::{Cursor, Order};
+        if q.order.is_none() && q.search.is_none() && q.limit.is_none() && q.cursor.is_none() {
+            return Ok(None);
+        }
+        let order = match q.order.as_deref() {
+            None => Order::Account,
+            Some(o) => Order::parse(o).map_err(|e| ApiError::bad_parameter("order", e))?,
+        };
+        let limit = match q.limit {
+            None => None,
+            Some(n @ 1..=10_000) => Some(n as usize),
+            Some(n) => {
+                return Err(ApiError::bad_parameter(
+                    "limit",
+                    format!("must be 1 to 10000, got {n}"),
+                ));
+            }
+        };
+        let cursor = q
+            .cursor
+            .as_deref()
+            .map(|c| Cursor::decode(c, order).map_err(|e| ApiError::bad_parameter("cursor", e)))
+            .transpose()?;
+        Ok(Some(Paging {
+            order,
+            search: q.search.clone(),
+            cursor,
+            limit,
+        }))
+    }
 }
 
 /// What `compare=` compares with.
@@ -68,8 +141,9 @@ pub async fn get_stats(
     axum::Extension(scope): axum::Extension<crate::access::Access>,
     Params(sel): Params<Selection>,
     Params(q): Params<StatsQuery>,
-) -> ApiResult<Json<StatsReport>> {
+) -> ApiResult<Json<StatsPage>> {
     let (as_of, window) = sel.checked(&scope)?;
+    let paging = Paging::of(&q)?;
     let mut opts = AnalyzeOptions::new(as_of, window);
     opts.bots_count_as_replies = q.bots_count_as_replies.unwrap_or(false);
     opts.by_agent = q.by_agent.unwrap_or(false);
@@ -100,7 +174,27 @@ pub async fn get_stats(
             && sel.channel.as_ref().is_none_or(|c| &g.channel == c)
             && scope.allows(&g.account)
     });
-    Ok(Json(report))
+    let Some(p) = paging else {
+        return Ok(Json(StatsPage {
+            report,
+            accounts: None,
+            next_cursor: None,
+        }));
+    };
+    let groups = std::mem::take(&mut report.groups);
+    let listing = domain::listing::list(
+        groups,
+        p.order,
+        p.search.as_deref(),
+        p.cursor.as_ref(),
+        p.limit.unwrap_or(usize::MAX),
+    );
+    report.groups = listing.groups;
+    Ok(Json(StatsPage {
+        report,
+        accounts: Some(listing.accounts),
+        next_cursor: listing.next.map(|c| c.encode()),
+    }))
 }
 
 /// Which requests `/v1/requests` lists.
@@ -155,6 +249,127 @@ pub struct RequestsPage {
     pub requests: Vec<RequestRow>,
 }
 
+/// Which requests to list: the query of `/v1/requests` and of the page's
+/// drill-down table.
+pub struct RequestsFilter {
+    pub as_of: Timestamp,
+    pub window: domain::Micros,
+    pub state: RequestState,
+    /// Only those whose first reply (answered) or wait (pending) is longer.
+    pub breached_after: Option<domain::Micros>,
+    pub policy: ReplyPolicy,
+    pub account: Option<String>,
+    /// A channel; `None` for all.
+    pub channel: Option<String>,
+    pub limit: usize,
+}
+
+/// The requests of `engine` matching `filter` among the accounts `allows`
+/// admits: how many in all, and the `limit` oldest.
+pub fn select_requests(
+    engine: &crate::engine::Engine,
+    filter: &RequestsFilter,
+    allows: impl Fn(&str) -> bool,
+) -> RequestsPage {
+    let RequestsFilter {
+        as_of,
+        window,
+        state: wanted,
+        breached_after,
+        policy,
+        ref account,
+        ref channel,
+        limit,
+    } = *filter;
+    let set = engine.set();
+    let window_start = as_of.minus(window);
+    // The engine's cached requests when its view matches the query's.
+    let derived;
+    let requests: Box<dyn Iterator<Item = Request> + '_> = match engine.operational() == policy {
+        true => Box::new(engine.operational_at(as_of)),
+        false => {
+            derived = derive_requests(set, as_of, policy).operational;
+            Box::new(derived.into_iter())
+        }
+    };
+    // Issue 15: only the `limit` oldest matches are kept (a max-heap of
+    // them), not every match built and then cut.
+    // (opened, account, channel, conversation, reply): every field is
+    // ordered, and the first four are unique per request.
+    type Row<'a> = (
+        Timestamp,
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<(Timestamp, u32)>,
+    );
+    let mut oldest: std::collections::BinaryHeap<Row> =
+        std::collections::BinaryHeap::with_capacity(limit + 1);
+    let mut total = 0u64;
+    for r in requests {
+        let in_state = match wanted {
+            RequestState::Pending => r.reply.is_none(),
+            RequestState::Answered => r.reply.is_some(),
+        };
+        if r.opened_at < window_start || r.opened_at >= as_of || !in_state {
+            continue;
+        }
+        let late = match r.reply {
+            Some(reply) => reply.at.since(r.opened_at),
+            None => as_of.since(r.opened_at),
+        };
+        if breached_after.is_some_and(|t| late <= t) {
+            continue;
+        }
+        let stream = set.stream(set.stream_of(r.conversation));
+        let keep = account
+            .as_ref()
+            .is_none_or(|a| stream.account.as_str() == a)
+            && channel
+                .as_ref()
+                .is_none_or(|c| stream.channel.as_str() == c)
+            && allows(stream.account.as_str());
+        if !keep {
+            continue;
+        }
+        total += 1;
+        oldest.push((
+            r.opened_at,
+            stream.account.as_str(),
+            stream.channel.as_str(),
+            set.conversation_id(r.conversation).as_str(),
+            r.reply.map(|x| (x.at, x.agent)),
+        ));
+        if oldest.len() > limit {
+            oldest.pop();
+        }
+    }
+    let rows = oldest
+        .into_sorted_vec()
+        .into_iter()
+        .map(
+            |(opened_at, account, channel, conversation, reply)| RequestRow {
+                account: account.to_string(),
+                channel: channel.to_string(),
+                conversation: conversation.to_string(),
+                opened_at: opened_at.to_string(),
+                first_reply_at: reply.map(|(at, _)| at.to_string()),
+                first_reply_seconds: reply.map(|(at, _)| at.since(opened_at).as_seconds_f64()),
+                agent: reply
+                    .and_then(|(_, agent)| set.agent(agent))
+                    .map(|a| a.to_string()),
+                age_seconds: as_of.since(opened_at).as_seconds_f64(),
+            },
+        )
+        .collect();
+    RequestsPage {
+        as_of: as_of.to_string(),
+        window_seconds: window.0 / 1_000_000,
+        total,
+        requests: rows,
+    }
+}
+
 /// The requests behind a figure: pending ones, or answered ones, optionally
 /// only those past a threshold; oldest first.
 #[utoipa::path(
@@ -196,102 +411,20 @@ pub async fn get_requests(
             ));
         }
     };
-    let wanted = q.state.unwrap_or_default();
-    let policy = ReplyPolicy::operational(q.bots_count_as_replies.unwrap_or(false));
-    let channel = sel.channel.filter(|c| c != domain::ALL_CHANNELS);
-    let account = sel.account;
-    let holder = account.clone();
+    let filter = RequestsFilter {
+        as_of,
+        window,
+        state: q.state.unwrap_or_default(),
+        breached_after,
+        policy: ReplyPolicy::operational(q.bots_count_as_replies.unwrap_or(false)),
+        channel: sel.channel.filter(|c| c != domain::ALL_CHANNELS),
+        account: sel.account,
+        limit,
+    };
+    let holder = filter.account.clone();
     let page = state
         .read(Scope::of(holder.as_deref()), move |engine| {
-            let set = engine.set();
-            let window_start = as_of.minus(window);
-            // The engine's cached requests when its view matches the query's.
-            let derived;
-            let requests: Box<dyn Iterator<Item = Request> + '_> =
-                match engine.operational() == policy {
-                    true => Box::new(engine.operational_at(as_of)),
-                    false => {
-                        derived = derive_requests(set, as_of, policy).operational;
-                        Box::new(derived.into_iter())
-                    }
-                };
-            // Issue 15: only the `limit` oldest matches are kept (a max-heap of
-            // them), not every match built and then cut.
-            // (opened, account, channel, conversation, reply): every field is
-            // ordered, and the first four are unique per request.
-            type Row<'a> = (
-                Timestamp,
-                &'a str,
-                &'a str,
-                &'a str,
-                Option<(Timestamp, u32)>,
-            );
-            let mut oldest: std::collections::BinaryHeap<Row> =
-                std::collections::BinaryHeap::with_capacity(limit + 1);
-            let mut total = 0u64;
-            for r in requests {
-                let in_state = match wanted {
-                    RequestState::Pending => r.reply.is_none(),
-                    RequestState::Answered => r.reply.is_some(),
-                };
-                if r.opened_at < window_start || r.opened_at >= as_of || !in_state {
-                    continue;
-                }
-                let late = match r.reply {
-                    Some(reply) => reply.at.since(r.opened_at),
-                    None => as_of.since(r.opened_at),
-                };
-                if breached_after.is_some_and(|t| late <= t) {
-                    continue;
-                }
-                let stream = set.stream(set.stream_of(r.conversation));
-                let keep = account
-                    .as_ref()
-                    .is_none_or(|a| stream.account.as_str() == a)
-                    && channel
-                        .as_ref()
-                        .is_none_or(|c| stream.channel.as_str() == c)
-                    && scope.allows(stream.account.as_str());
-                if !keep {
-                    continue;
-                }
-                total += 1;
-                oldest.push((
-                    r.opened_at,
-                    stream.account.as_str(),
-                    stream.channel.as_str(),
-                    set.conversation_id(r.conversation).as_str(),
-                    r.reply.map(|x| (x.at, x.agent)),
-                ));
-                if oldest.len() > limit {
-                    oldest.pop();
-                }
-            }
-            let rows = oldest
-                .into_sorted_vec()
-                .into_iter()
-                .map(
-                    |(opened_at, account, channel, conversation, reply)| RequestRow {
-                        account: account.to_string(),
-                        channel: channel.to_string(),
-                        conversation: conversation.to_string(),
-                        opened_at: opened_at.to_string(),
-                        first_reply_at: reply.map(|(at, _)| at.to_string()),
-                        first_reply_seconds: reply
-                            .map(|(at, _)| at.since(opened_at).as_seconds_f64()),
-                        agent: reply
-                            .and_then(|(_, agent)| set.agent(agent))
-                            .map(|a| a.to_string()),
-                        age_seconds: as_of.since(opened_at).as_seconds_f64(),
-                    },
-                )
-                .collect();
-            RequestsPage {
-                as_of: as_of.to_string(),
-                window_seconds: window.0 / 1_000_000,
-                total,
-                requests: rows,
-            }
+            select_requests(engine, &filter, |a| scope.allows(a))
         })
         .await?;
     Ok(Json(page))

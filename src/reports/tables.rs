@@ -349,12 +349,18 @@ pub fn agents_table(requests: &DataFrame) -> anyhow::Result<DataFrame> {
     Ok(agents)
 }
 
-/// The chart series of the account over all channels, from the same tables.
-pub fn chart_series(requests: &DataFrame, daily: &DataFrame) -> anyhow::Result<Series> {
+/// The chart series of the account over all channels, from the same
+/// tables; `range` is the report's first and last local day.
+pub fn chart_series(
+    requests: &DataFrame,
+    daily: &DataFrame,
+    range: (NaiveDate, NaiveDate),
+) -> anyhow::Result<Series> {
     let mut s = Series {
         distribution: vec![0; SLA_BUCKETS.len() + 1],
         heatmap: vec![[None; 24]; 7],
         requests: requests.height() as u64,
+        range: Some(range),
         ..Series::default()
     };
     let all = daily
@@ -419,10 +425,13 @@ pub fn chart_series(requests: &DataFrame, daily: &DataFrame) -> anyhow::Result<S
             p90_first_reply_seconds: p90[i],
             hit_ratio_1h: h1[i],
             hit_ratio_24h: h24[i],
+            decided_1h: 0,
+            decided_24h: 0,
+            first_replies: Vec::new(),
             is_final: finals[i],
         });
     }
-    // Distribution and heatmap from the requests table.
+    // Distribution, heatmap and the days' pooling inputs from the requests table.
     let seconds: Vec<Option<f64>> = requests
         .column("first_reply_seconds")?
         .f64()?
@@ -430,8 +439,34 @@ pub fn chart_series(requests: &DataFrame, daily: &DataFrame) -> anyhow::Result<S
         .collect();
     let weekday: Vec<Option<u32>> = requests.column("weekday")?.u32()?.iter().collect();
     let hour: Vec<Option<u32>> = requests.column("hour")?.u32()?.iter().collect();
+    let flags = |name: &str| -> anyhow::Result<Vec<bool>> {
+        Ok(requests
+            .column(name)?
+            .bool()?
+            .iter()
+            .map(|v| v.unwrap_or(false))
+            .collect())
+    };
+    let (decided_1h, decided_24h) = (flags("decided_1h")?, flags("decided_24h")?);
+    let request_dates: Vec<Option<&str>> = requests.column("date")?.str()?.iter().collect();
+    let row_of: std::collections::HashMap<String, usize> = s
+        .days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.date.to_string(), i))
+        .collect();
     let mut cells: Vec<Vec<crate::domain::Micros>> = vec![Vec::new(); 7 * 24];
     for i in 0..requests.height() {
+        let row = request_dates[i].and_then(|d| row_of.get(d).copied());
+        if let Some(row) = row {
+            let day = &mut s.days[row];
+            day.decided_1h += u64::from(decided_1h[i]);
+            day.decided_24h += u64::from(decided_24h[i]);
+            if let Some(f) = seconds[i] {
+                day.first_replies
+                    .push(crate::domain::Micros((f * 1e6).round() as i64));
+            }
+        }
         let Some(f) = seconds[i] else { continue };
         let whole = f.ceil() as i64;
         let bucket = SLA_BUCKETS
@@ -582,7 +617,12 @@ pub fn write_report(set: &EventSet, spec: &ReportSpec, out: &Path) -> anyhow::Re
     let badge = badge_daily(set, spec, as_of)?;
     let mut daily = daily_table(&requests, &badge)?;
     let mut agents = agents_table(&requests)?;
-    let series = chart_series(&requests, &daily)?;
+    let last_day = as_of
+        .minus(crate::domain::Micros(1))
+        .to_datetime()
+        .with_timezone(&spec.timezone)
+        .date_naive();
+    let series = chart_series(&requests, &daily, (spec.from, spec.to.min(last_day)))?;
     let summary = out.join("summary.csv");
     std::fs::write(&summary, summary_csv(period_figures(set, spec).0.as_ref()))
         .with_context(|| format!("writing {}", summary.display()))?;

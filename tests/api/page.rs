@@ -68,6 +68,21 @@ fn displayed(field: &str, value: &str) -> String {
     }
 }
 
+/// The text of some HTML, tags left out.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in html.chars() {
+        match c {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Every figure cell of the page's groups table.
 fn cells(dom: &str) -> Vec<Cell> {
     let attr = |tag: &str, name: &str| -> Option<String> {
@@ -88,7 +103,9 @@ fn cells(dom: &str) -> Vec<Cell> {
         for td in row.split("<td ").skip(1) {
             let close = td.find('>').unwrap_or(0);
             let head = &td[..close];
-            let text = td[close + 1..].split("</td>").next().unwrap_or("").trim();
+            let text = strip_tags(td[close + 1..].split("</td>").next().unwrap_or(""))
+                .trim()
+                .to_string();
             if let (Some(field), Some(value)) = (attr(head, "data-field"), attr(head, "data-value"))
             {
                 out.push(Cell {
@@ -96,7 +113,7 @@ fn cells(dom: &str) -> Vec<Cell> {
                     channel: channel.clone(),
                     field,
                     value,
-                    text: text.to_string(),
+                    text,
                 });
             }
         }
@@ -263,7 +280,7 @@ async fn serve_demo_starts_populated_and_leaves_nothing_behind() {
         .await
         .unwrap();
     assert!(
-        page.matches("<tr data-account=").count() >= 12 * 2,
+        page.matches(" data-account=").count() >= 12 * 2,
         "a populated overview"
     );
     let pid = server.pid();
@@ -420,5 +437,226 @@ async fn the_page_compares_each_group_with_the_previous_7_days() {
         )),
         "{gap}"
     );
+    app.finish().await;
+}
+
+/// The `href` of every link in some HTML whose address starts with `prefix`.
+fn links(html: &str, prefix: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|h| h.starts_with(prefix))
+        .map(|h| h.replace("&amp;", "&"))
+        .collect()
+}
+
+/// The `all` rows' values of `field`, in the page's order.
+fn column(dom: &str, field: &str) -> Vec<(String, Option<f64>)> {
+    cells(dom)
+        .into_iter()
+        .filter(|c| c.channel == "all" && c.field == field)
+        .map(|c| (c.account, c.value.parse().ok()))
+        .collect()
+}
+
+/// Issue 19, the page a manager reads: in Chromium at desktop and phone
+/// widths, the summary line on top, accounts worst first (lowest response
+/// rate first), a column header that re-sorts, a figure that links to the
+/// requests behind it (the drill-down table lists exactly that many), and
+/// a demo-like mix where responsive accounts are eligible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_in_chromium_sorts_worst_first_and_drills_down_at_desktop_and_phone_width() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let opts = replywatch::files::generate::GenerateOptions {
+        events: 8_000,
+        seed: 19,
+        accounts: 6,
+        end: chrono::Utc::now() - chrono::Duration::hours(2),
+        days: 6,
+    };
+    let mut week = Vec::new();
+    replywatch::files::generate::generate_demo(&opts, &mut week, |_| {}).unwrap();
+    let now = chrono::Utc::now();
+    let body: Vec<&str> = std::str::from_utf8(&week)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let e = replywatch::domain::MessageEvent::from_json(l.as_bytes()).unwrap();
+            e.at.to_datetime() < now
+        })
+        .collect();
+    assert_eq!(app.post_ndjson(body.join("\n")).await.status, 202);
+
+    let dom = chromium(&["--dump-dom"], &app.url("/"));
+    assert!(dom.contains("id=\"summary\""), "the summary line");
+    assert!(dom.contains("http-equiv=\"refresh\""), "auto-refresh");
+    // Worst first: response rates rise down the page (undefined last).
+    let rates = column(&dom, "response_rate");
+    assert_eq!(rates.len(), 6, "{rates:?}");
+    let defined: Vec<f64> = rates.iter().filter_map(|r| r.1).collect();
+    assert!(defined.windows(2).all(|w| w[0] <= w[1]), "{rates:?}");
+    // The demo mix: a responsive account is eligible, a usual one is not.
+    let stats = app.get("/v1/stats?window=7d").await.body;
+    let eligible = |account: &str| {
+        stats["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["account"] == account && g["channel"] == "all")
+            .map(|g| g["badge_eligible"] == true)
+    };
+    assert_eq!(eligible("acct-0000"), Some(true), "responsive in the mix");
+    assert_eq!(eligible("acct-0001"), Some(false), "slow in the mix");
+
+    // A column header re-sorts: median first reply, slowest first.
+    let sort = links(&dom, "/?order=")
+        .into_iter()
+        .find(|h| h.contains("order=-median_first_reply_seconds"))
+        .expect("a sortable median column");
+    let sorted = chromium(&["--dump-dom"], &app.url(&sort));
+    let medians: Vec<f64> = column(&sorted, "median_first_reply_seconds")
+        .into_iter()
+        .filter_map(|m| m.1)
+        .collect();
+    assert!(medians.len() >= 5, "{medians:?}");
+    assert!(medians.windows(2).all(|w| w[0] >= w[1]), "{medians:?}");
+
+    // A figure links to the requests behind it: an account's pending count
+    // opens a table of exactly that many pending requests.
+    let pending = cells(&dom)
+        .into_iter()
+        .find(|c| c.channel == "all" && c.field == "pending" && c.value != "0")
+        .expect("an account with pending requests");
+    let account_rows = dom
+        .split(&format!(
+            "data-account=\"{}\" data-channel=\"all\"",
+            pending.account
+        ))
+        .nth(1)
+        .unwrap();
+    let row = account_rows.split("</tr>").next().unwrap();
+    let drill = links(row, "/accounts/")
+        .into_iter()
+        .find(|h| h.contains("state=pending") && !h.contains("breached_after"))
+        .expect("the pending cell links to its requests");
+    let table = chromium(&["--dump-dom"], &app.url(&drill));
+    let listed = table
+        .split("id=\"requests\"")
+        .nth(1)
+        .expect("a requests table")
+        .split("</table>")
+        .next()
+        .unwrap()
+        .matches("<tr>")
+        .count()
+        - 1;
+    let expected: usize = pending.value.parse().unwrap();
+    assert_eq!(listed, expected.min(200), "{drill}");
+    assert!(table.contains(&format!("{expected} in all")), "{drill}");
+
+    // Desktop and phone screenshots to look at (saved under $TMPDIR).
+    for (name, size) in [("desktop", "1280,1600"), ("phone", "390,1600")] {
+        for (page, path) in [
+            ("overview", "/".to_string()),
+            ("account", "/accounts/acct-0000".to_string()),
+        ] {
+            let shot = std::env::temp_dir().join(format!("replywatch-{page}-{name}.png"));
+            let _ = std::fs::remove_file(&shot);
+            chromium(
+                &[
+                    &format!("--window-size={size}"),
+                    "--hide-scrollbars",
+                    &format!("--screenshot={}", shot.display()),
+                ],
+                &app.url(&path),
+            );
+            let bytes = std::fs::read(&shot).unwrap();
+            let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+                .read_info()
+                .unwrap();
+            let width = reader.info().width;
+            assert_eq!(
+                width.to_string(),
+                size.split(',').next().unwrap(),
+                "{page} {name}"
+            );
+        }
+    }
+    app.finish().await;
+}
+
+/// Issue 19: 50,000 accounts with one request each — the overview stays a
+/// page of 50 accounts (small HTML), `/v1/stats` pages with `limit` and a
+/// cursor that walks every account exactly once, and a search finds one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_50000_accounts_the_page_and_v1_stats_stay_small_and_page_through_all() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let at = (chrono::Utc::now() - chrono::Duration::hours(30)).to_rfc3339();
+    let n = 50_000;
+    for chunk in (0..n).collect::<Vec<u32>>().chunks(10_000) {
+        let body: Vec<String> = chunk
+            .iter()
+            .map(|i| {
+                format!(
+                    r#"{{"id":"e{i}","account":"shop-{i:05}","channel":"messenger","conversation":"c{i}","from":"customer","at":"{at}"}}"#
+                )
+            })
+            .collect();
+        assert_eq!(app.post_ndjson(body.join("\n")).await.status, 202);
+    }
+    let page = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.len() < 200_000, "the overview is {} bytes", page.len());
+    assert_eq!(page.matches("data-channel=\"all\"").count(), 50);
+    assert!(page.contains("50 of 50000 accounts"), "the listing line");
+    assert!(page.contains("id=\"next-page\""));
+    let found = app
+        .client
+        .get(app.url("/?q=shop-01234"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        found.matches("data-channel=\"all\"").count(),
+        1,
+        "the search"
+    );
+
+    // /v1/stats, 10,000 accounts a page: every account once, in order.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = app
+            .get(&format!(
+                "/v1/stats?window=7d&limit=10000&order=account{cursor}"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["accounts"], n);
+        for g in r.body["groups"].as_array().unwrap() {
+            if g["channel"] == "all" {
+                seen.push(g["account"].as_str().unwrap().to_string());
+            }
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), n as usize);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order, no repeat");
+    let bad = app.get("/v1/stats?order=speed").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.to_string().contains("order"), "{}", bad.body);
     app.finish().await;
 }
