@@ -60,16 +60,30 @@ pub struct Series {
     pub range: Option<(NaiveDate, NaiveDate)>,
 }
 
+/// The most days a chart's axis holds (ten years): a longer range keeps
+/// its last days, so a window of centuries cannot make a chart of millions
+/// of days.
+pub const MAX_CHART_DAYS: u64 = 3_660;
+
 impl Series {
     /// Every local day of the range, in order (the days of the rows when
-    /// no range is set).
+    /// no range is set), at most the last [`MAX_CHART_DAYS`].
     pub fn dates(&self) -> Vec<NaiveDate> {
         let range = self.range.or_else(|| {
             let first = self.days.first()?.date;
             Some((first, self.days.last()?.date))
         });
         match range {
-            Some((first, last)) => first.iter_days().take_while(|d| *d <= last).collect(),
+            Some((first, last)) => {
+                let earliest = last
+                    .checked_sub_days(chrono::Days::new(MAX_CHART_DAYS - 1))
+                    .unwrap_or(first);
+                first
+                    .max(earliest)
+                    .iter_days()
+                    .take_while(|d| *d <= last)
+                    .collect()
+            }
             None => Vec::new(),
         }
     }
@@ -339,6 +353,15 @@ mod tests {
         assert_eq!(on("2026-11-08").requests, 11);
         // Nov 9 no longer reaches Nov 2: only the thin day is left.
         assert_eq!(on("2026-11-09").median_first_reply_seconds, Some(36_000.0));
+        // A range of centuries keeps its last ten years on the axis.
+        let long = Series {
+            range: Some((
+                NaiveDate::from_ymd_opt(1970, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(9999, 12, 31).unwrap(),
+            )),
+            ..Series::default()
+        };
+        assert_eq!(long.dates().len() as u64, MAX_CHART_DAYS);
         // Nov 11 reaches back to Nov 5: nothing to pool.
         assert_eq!(on("2026-11-11").requests, 0);
         assert_eq!(on("2026-11-11").hit_ratio_24h, None);

@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cluster", get(health::cluster))
         .route("/v1/dead-letters", get(health::dead_letters))
         .route("/v1/charts/{name}", get(charts::get_chart))
+        .route("/v1/series", get(charts::get_series))
         .route("/v1/reports", get(reports::list_reports))
         .route(
             "/v1/reports/{run}/{folder}/{file}",

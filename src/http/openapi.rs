@@ -39,6 +39,7 @@ impl Modify for BearerAuth {
         super::health::dead_letters,
         super::metrics::get_metrics,
         super::charts::get_chart,
+        super::charts::get_series,
         super::reports::list_reports,
         super::reports::get_report_file,
         super::calendar::get_calendar,

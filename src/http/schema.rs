@@ -171,6 +171,37 @@ pub mod document {
         hit_ratio_24h: Option<f64>,
     }
 
+    /// The figures of the requests opened on one local day
+    /// (`domain::daily::DailyRow`), as `GET /v1/series` sends them.
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    pub struct DailyRow {
+        /// The local day (YYYY-MM-DD) in the series' time zone.
+        date: String,
+        requests: u64,
+        answered: u64,
+        /// Answered within 1 h.
+        within_1h: u64,
+        /// Answered after 1 h but within 24 h.
+        within_24h: u64,
+        /// Answered after 24 h.
+        later: u64,
+        pending: u64,
+        median_first_reply_seconds: Option<f64>,
+        p90_first_reply_seconds: Option<f64>,
+        hit_ratio_1h: Option<f64>,
+        hit_ratio_24h: Option<f64>,
+        /// Requests decided for 1 h (the 1-hour hit ratio's denominator).
+        decided_1h: u64,
+        /// Requests decided for 24 h (the 24-hour hit ratio's denominator).
+        decided_24h: u64,
+        /// SPEC §4 "Final or not": every request of the day is decided for
+        /// 24 h at `as_of`, so the day's figures no longer change; `false`
+        /// while some can still be answered or cross 1 h or 24 h.
+        #[schema(rename = "final")]
+        r#final: bool,
+    }
+
     #[cfg(test)]
     mod tests {
         use utoipa::PartialSchema;
@@ -252,6 +283,27 @@ pub mod document {
             assert_eq!(
                 properties::<super::PeriodStats>(),
                 json(serde_json::to_value(compared.previous.unwrap()))
+            );
+            let day = crate::domain::daily::DailyRow {
+                date: chrono::NaiveDate::default(),
+                requests: 1,
+                answered: 1,
+                within_1h: 1,
+                within_24h: 0,
+                later: 0,
+                pending: 0,
+                median_first_reply_seconds: Some(1.0),
+                p90_first_reply_seconds: Some(1.0),
+                hit_ratio_1h: Some(1.0),
+                hit_ratio_24h: Some(1.0),
+                decided_1h: 1,
+                decided_24h: 1,
+                first_replies: vec![],
+                is_final: true,
+            };
+            assert_eq!(
+                properties::<super::DailyRow>(),
+                json(serde_json::to_value(&day))
             );
         }
     }

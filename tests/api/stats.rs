@@ -212,3 +212,53 @@ async fn health_and_openapi_answer_without_a_token_and_v1_needs_it() {
         app.finish().await;
     }
 }
+
+/// Issue 19 / SPEC §4 "Final or not" in the JSON series: a day whose
+/// requests are all decided for 24 h is final, a day with a request
+/// pending for 2 h is not; the series' days are in the asked time zone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_series_marks_each_day_final_or_not() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let now = chrono::Utc::now();
+    let ago = |hours: i64| (now - chrono::Duration::hours(hours)).to_rfc3339();
+    let line = |id: &str, conversation: &str, from: &str, hours: i64| {
+        format!(
+            r#"{{"id":"{id}","account":"shop","channel":"messenger","conversation":"{conversation}","from":"{from}","at":"{}"}}"#,
+            ago(hours)
+        )
+    };
+    let body = [
+        line("a1", "old", "customer", 72),
+        line("a2", "old", "agent", 71),
+        line("b1", "new", "customer", 2),
+    ]
+    .join("\n");
+    assert_eq!(app.post_ndjson(body).await.status, 202);
+    let got = app
+        .get("/v1/series?account=shop&window=7d&timezone=UTC")
+        .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    let days = got.body["days"].as_array().unwrap();
+    assert_eq!(got.body["requests"], 2);
+    assert_eq!(got.body["timezone"], "UTC");
+    let old = days.first().unwrap();
+    let new = days.last().unwrap();
+    assert_eq!(old["final"], true, "{old}");
+    assert_eq!(old["median_first_reply_seconds"], 3600.0);
+    assert_eq!(new["final"], false, "{new}");
+    assert_eq!(new["pending"], 1);
+    assert_eq!(
+        new["decided_24h"], 0,
+        "pending for 2 h: not decided for 24 h"
+    );
+    assert_eq!(got.body["heatmap"].as_array().unwrap().len(), 7);
+    let bad = app.get("/v1/series?account=shop&timezone=Mars/Base").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.to_string().contains("timezone"), "{}", bad.body);
+    assert_eq!(
+        app.get("/v1/series").await.status,
+        400,
+        "account= is required"
+    );
+    app.finish().await;
+}
