@@ -109,6 +109,16 @@ impl Order {
         }
     }
 
+    /// Every order's name, as [`Order::parse`] reads it.
+    pub fn names() -> Vec<String> {
+        let mut out = vec!["account".to_string(), "worst".to_string()];
+        for field in Field::ALL {
+            out.push(field.name().to_string());
+            out.push(format!("-{}", field.name()));
+        }
+        out
+    }
+
     pub fn name(self) -> String {
         match self {
             Order::Account => "account".to_string(),
@@ -165,31 +175,29 @@ impl Cursor {
         format!("1.{}.{}.{hex}", self.order, key.join("_"))
     }
 
-    /// Reads a token `encode` made for `order`; the error says what is wrong.
-    pub fn decode(token: &str, order: Order) -> Result<Cursor, String> {
+    /// Reads a token `encode` made; the error says what is wrong. Any
+    /// token of the documented shape ([`Cursor::PATTERN`]) reads: the
+    /// listing continues in the cursor's own order.
+    pub fn decode(token: &str) -> Result<(Order, Cursor), String> {
         let bad = || format!("{token:?} is not a cursor this service made");
         let parts: Vec<&str> = token.split('.').collect();
-        let [version, made_for, key, account] = parts[..] else {
+        let [version, order, key, account] = parts[..] else {
             return Err(bad());
         };
         if version != "1" {
             return Err(bad());
         }
-        if made_for != order.name() {
-            return Err(format!(
-                "the cursor was made for order={made_for}, not order={}",
-                order.name()
-            ));
-        }
+        let order = Order::parse(order).map_err(|_| bad())?;
         let key = match key {
             "" => Vec::new(),
             k => k
                 .split('_')
                 .map(|v| match v {
                     "n" => Ok(None),
-                    v => u64::from_str_radix(v, 16)
+                    v if v.len() <= 16 => u64::from_str_radix(v, 16)
                         .map(|b| Some(f64::from_bits(b)))
                         .map_err(|_| bad()),
+                    _ => Err(bad()),
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -201,13 +209,16 @@ impl Cursor {
             .map(|i| u8::from_str_radix(account.get(i..i + 2).unwrap_or("x"), 16))
             .collect::<Result<_, _>>()
             .map_err(|_| bad())?;
-        let account = String::from_utf8(bytes).map_err(|_| bad())?;
-        Ok(Cursor {
-            order: made_for.to_string(),
+        let cursor = Cursor {
+            order: order.name(),
             key,
-            account,
-        })
+            account: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        Ok((order, cursor))
     }
+
+    /// The shape of a cursor, as a regular expression (the API documents it).
+    pub const PATTERN: &'static str = r"^1\.(account|worst|-?(requests|response_rate|median_first_reply_seconds|p90_first_reply_seconds|hit_ratio_1h|hit_ratio_24h|pending|oldest_pending_seconds))\.((n|[0-9a-f]{1,16})(_(n|[0-9a-f]{1,16}))*)?\.([0-9a-f]{2})*$";
 }
 
 fn compare(a: (&[Option<f64>], &str), b: (&[Option<f64>], &str)) -> Ordering {
@@ -346,7 +357,8 @@ mod tests {
         let first = list(groups(), order, None, None, 2);
         assert_eq!(names(&first), ["delta", "bravo"]);
         let token = first.next.as_ref().unwrap().encode();
-        let cursor = Cursor::decode(&token, order).unwrap();
+        let (again, cursor) = Cursor::decode(&token).unwrap();
+        assert_eq!(again, order, "the cursor carries its order");
         // Bravo got slower between the pages: the next page still starts
         // after bravo's old place, so nothing is shown twice.
         let mut changed = groups();
@@ -369,11 +381,24 @@ mod tests {
     fn bad_orders_and_cursors_are_explained() {
         assert!(Order::parse("speed").unwrap_err().contains("response_rate"));
         assert!(Order::parse("-worst").is_err());
-        let c = list(groups(), Order::Account, None, None, 1).next.unwrap();
-        assert_eq!(Cursor::decode(&c.encode(), Order::Account), Ok(c.clone()));
-        let e = Cursor::decode(&c.encode(), Order::Worst).unwrap_err();
-        assert!(e.contains("order=account"), "{e}");
-        assert!(Cursor::decode("1.account..zz", Order::Account).is_err());
-        assert!(Cursor::decode("garbage", Order::Account).is_err());
+        for order in Order::names() {
+            assert_eq!(Order::parse(&order).map(Order::name), Ok(order));
+        }
+        let c = list(groups(), Order::Worst, None, None, 1).next.unwrap();
+        let token = c.encode();
+        assert_eq!(Cursor::decode(&token), Ok((Order::Worst, c.clone())));
+        let shape = regex::Regex::new(Cursor::PATTERN).unwrap();
+        assert!(shape.is_match(&token), "{token}");
+        assert!(
+            shape.is_match(
+                &list(groups(), Order::Account, None, None, 1)
+                    .next
+                    .unwrap()
+                    .encode()
+            )
+        );
+        assert!(Cursor::decode("1.account..zz").is_err());
+        assert!(Cursor::decode("garbage").is_err());
+        assert!(Cursor::decode("1.speed..61").is_err());
     }
 }

@@ -20,6 +20,7 @@ use utoipa::IntoParams;
 #[into_params(parameter_in = Query)]
 pub struct ChartQuery {
     /// IANA zone for days and hours (default: the account's calendar zone, else UTC).
+    #[param(value_type = Option<super::schema::IanaZone>, inline)]
     pub timezone: Option<String>,
 }
 
@@ -97,6 +98,22 @@ pub struct SeriesDoc {
     pub heatmap: Vec<Vec<Option<f64>>>,
 }
 
+/// The group of `GET /v1/series`: as [`Selection`], the account required.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SeriesSelection {
+    /// Evaluation instant, RFC 3339 within 1970 … 9999 (default: now).
+    #[param(format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-")]
+    pub as_of: Option<String>,
+    /// Window length, e.g. `24h`, `7d`, `30d` (default 7d).
+    #[param(pattern = r"^([1-9][0-9]{0,5}[smhdw]){1,3}$")]
+    pub window: Option<String>,
+    /// The account.
+    pub account: String,
+    /// One channel, or `all` (default).
+    pub channel: Option<String>,
+}
+
 /// The resolved selection of a chart or series request.
 struct Group {
     account: String,
@@ -145,7 +162,7 @@ fn group(
 /// The daily series of one account (and channel) as JSON: what the charts
 /// draw, each day with `final` (SPEC §4).
 #[utoipa::path(get, path = "/v1/series", tag = "charts",
-    params(Selection, ChartQuery),
+    params(SeriesSelection, ChartQuery),
     responses(
         (status = 200, description = "The series", body = SeriesDoc),
         (status = 400, description = "A bad query parameter, named", body = super::error::ErrorBody),
@@ -157,9 +174,15 @@ fn group(
 pub async fn get_series(
     State(state): State<AppState>,
     axum::Extension(access): axum::Extension<crate::access::Access>,
-    Params(sel): Params<Selection>,
+    Params(sel): Params<SeriesSelection>,
     Params(q): Params<ChartQuery>,
 ) -> ApiResult<axum::Json<SeriesDoc>> {
+    let sel = Selection {
+        as_of: sel.as_of,
+        window: sel.window,
+        account: Some(sel.account),
+        channel: sel.channel,
+    };
     let g = group(&state, &access, sel, q)?;
     let scope_account = g.account.clone();
     let scope = crate::service::figures::Scope::Account(&scope_account);

@@ -87,6 +87,35 @@ impl PartialSchema for AtDoc {
 
 impl ToSchema for AtDoc {}
 
+/// An IANA time zone name (`Europe/Berlin`): every zone the service knows.
+pub struct IanaZone;
+
+impl PartialSchema for IanaZone {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())))
+            .description(Some("An IANA time zone, e.g. Europe/Berlin"))
+            .into()
+    }
+}
+
+impl ToSchema for IanaZone {}
+
+/// How `/v1/stats` orders accounts (`domain::listing::Order`).
+pub struct OrderName;
+
+impl PartialSchema for OrderName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(crate::domain::listing::Order::names()))
+            .into()
+    }
+}
+
+impl ToSchema for OrderName {}
+
 /// The §4 document as `GET /v1/stats` sends it (`domain::StatsReport`;
 /// the schema lives here so that the core knows no schema crate; a test
 /// checks both have the same fields).

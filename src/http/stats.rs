@@ -46,6 +46,7 @@ pub struct StatsQuery {
     /// `requests`, `pending`, `oldest_pending_seconds`), smallest first, or
     /// largest first with `-` before it. Undefined figures come last.
     /// Accounts are ordered by their `all` group and listed whole.
+    #[param(value_type = Option<super::schema::OrderName>, inline)]
     pub order: Option<String>,
     /// Only accounts whose name contains this (case-insensitive).
     pub search: Option<String>,
@@ -54,7 +55,11 @@ pub struct StatsQuery {
     /// `next_cursor`.
     #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page (same `order` and `search`).
+    /// The `next_cursor` of the previous page: the listing goes on in the
+    /// cursor's own order (pass the same `search`).
+    #[param(
+        pattern = r"^1\.(account|worst|-?(requests|response_rate|median_first_reply_seconds|p90_first_reply_seconds|hit_ratio_1h|hit_ratio_24h|pending|oldest_pending_seconds))\.((n|[0-9a-f]{1,16})(_(n|[0-9a-f]{1,16}))*)?\.([0-9a-f]{2})*$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -86,7 +91,7 @@ impl Paging {
         if q.order.is_none() && q.search.is_none() && q.limit.is_none() && q.cursor.is_none() {
             return Ok(None);
         }
-        let order = match q.order.as_deref() {
+        let mut order = match q.order.as_deref() {
             None => Order::Account,
             Some(o) => Order::parse(o).map_err(|e| ApiError::bad_parameter("order", e))?,
         };
@@ -100,11 +105,15 @@ impl Paging {
                 ));
             }
         };
-        let cursor = q
-            .cursor
-            .as_deref()
-            .map(|c| Cursor::decode(c, order).map_err(|e| ApiError::bad_parameter("cursor", e)))
-            .transpose()?;
+        let cursor = match q.cursor.as_deref() {
+            None => None,
+            Some(c) => {
+                let (own, cursor) =
+                    Cursor::decode(c).map_err(|e| ApiError::bad_parameter("cursor", e))?;
+                order = own;
+                Some(cursor)
+            }
+        };
         Ok(Some(Paging {
             order,
             search: q.search.clone(),

@@ -127,14 +127,17 @@ pub async fn overview(
     axum::Extension(access): axum::Extension<crate::access::Access>,
     Params(q): Params<PageQuery>,
 ) -> ApiResult<Html<String>> {
-    let order = match q.order.as_deref() {
+    let mut order = match q.order.as_deref() {
         None | Some("") => Order::Worst,
         Some(o) => Order::parse(o).map_err(|e| ApiError::bad_parameter("order", e))?,
     };
     let cursor = match q.cursor.as_deref() {
         None | Some("") => None,
         Some(c) => {
-            Some(Cursor::decode(c, order).map_err(|e| ApiError::bad_parameter("cursor", e))?)
+            let (own, cursor) =
+                Cursor::decode(c).map_err(|e| ApiError::bad_parameter("cursor", e))?;
+            order = own;
+            Some(cursor)
         }
     };
     let search = q.q.clone().unwrap_or_default();
