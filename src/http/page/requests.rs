@@ -110,7 +110,7 @@ pub async fn requests(
         esc(&account),
         esc(&channel),
         esc(&window_text),
-        esc(&now.to_string()),
+        now.to_datetime().format("%Y-%m-%d %H:%M UTC"),
         listed.total,
         if listed.total as usize > ROWS {
             format!(", the oldest {ROWS} shown")
@@ -133,14 +133,17 @@ pub async fn requests(
         out.push_str("<p>None.</p>");
         return Ok(page(&what, &out));
     }
-    out.push_str("<div class=\"scroll\"><table id=\"requests\"><tr><th>channel</th><th>conversation</th><th>opened</th><th>first reply after</th><th>agent</th><th>waiting</th></tr>");
+    out.push_str("<div class=\"scroll\"><table id=\"requests\"><tr><th>channel</th><th>conversation</th><th>opened (UTC)</th><th>first reply after</th><th>agent</th><th>waiting</th></tr>");
     for r in &listed.requests {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&r.channel),
             esc(&r.conversation),
-            esc(&r.opened_at),
+            domain::parse_rfc3339(&r.opened_at).map_or_else(
+                || esc(&r.opened_at),
+                |t| t.to_datetime().format("%Y-%m-%d %H:%M:%S").to_string()
+            ),
             r.first_reply_seconds
                 .map(crate::domain::compare::human_duration)
                 .unwrap_or_else(|| "–".to_string()),
