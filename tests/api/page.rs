@@ -38,6 +38,40 @@ fn chromium(args: &[&str], url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The generator's signature (`generate`, or `generate_demo` with its mix).
+type Generator =
+    fn(&replywatch::files::generate::GenerateOptions, &mut Vec<u8>, fn(u64)) -> std::io::Result<()>;
+
+/// Posts six days of generated events ending 2 hours ago, leaving out the
+/// late replies the generator places after now.
+async fn post_generated_week(
+    app: &TestApp,
+    events: u64,
+    seed: u64,
+    accounts: u64,
+    generate: Generator,
+) {
+    let opts = replywatch::files::generate::GenerateOptions {
+        events,
+        seed,
+        accounts,
+        end: chrono::Utc::now() - chrono::Duration::hours(2),
+        days: 6,
+    };
+    let mut week = Vec::new();
+    generate(&opts, &mut week, |_| {}).unwrap();
+    let now = chrono::Utc::now();
+    let body: Vec<&str> = std::str::from_utf8(&week)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let e = replywatch::domain::MessageEvent::from_json(l.as_bytes()).unwrap();
+            e.at.to_datetime() < now
+        })
+        .collect();
+    assert_eq!(app.post_ndjson(body.join("\n")).await.status, 202);
+}
+
 /// One figure cell of the page: its row's account and channel, its field,
 /// `data-value` and the text a reader sees.
 struct Cell {
@@ -124,26 +158,7 @@ fn cells(dom: &str) -> Vec<Cell> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_page_in_chromium_shows_the_figures_of_v1_stats() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let opts = replywatch::files::generate::GenerateOptions {
-        events: 6_000,
-        seed: 5,
-        accounts: 2,
-        end: chrono::Utc::now() - chrono::Duration::hours(2),
-        days: 6,
-    };
-    let mut week = Vec::new();
-    replywatch::files::generate::generate(&opts, &mut week, |_| {}).unwrap();
-    // Drop events dated after now (late replies the generator places beyond `end`).
-    let now = chrono::Utc::now();
-    let body: Vec<&str> = std::str::from_utf8(&week)
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            let e = replywatch::domain::MessageEvent::from_json(l.as_bytes()).unwrap();
-            e.at.to_datetime() < now
-        })
-        .collect();
-    assert_eq!(app.post_ndjson(body.join("\n")).await.status, 202);
+    post_generated_week(&app, 6_000, 5, 2, replywatch::files::generate::generate).await;
 
     let dom = chromium(&["--dump-dom"], &app.url("/"));
     let stats = app.get("/v1/stats?window=7d").await.body;
@@ -467,25 +482,14 @@ fn column(dom: &str, field: &str) -> Vec<(String, Option<f64>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_in_chromium_sorts_worst_first_and_drills_down_at_desktop_and_phone_width() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let opts = replywatch::files::generate::GenerateOptions {
-        events: 8_000,
-        seed: 19,
-        accounts: 6,
-        end: chrono::Utc::now() - chrono::Duration::hours(2),
-        days: 6,
-    };
-    let mut week = Vec::new();
-    replywatch::files::generate::generate_demo(&opts, &mut week, |_| {}).unwrap();
-    let now = chrono::Utc::now();
-    let body: Vec<&str> = std::str::from_utf8(&week)
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            let e = replywatch::domain::MessageEvent::from_json(l.as_bytes()).unwrap();
-            e.at.to_datetime() < now
-        })
-        .collect();
-    assert_eq!(app.post_ndjson(body.join("\n")).await.status, 202);
+    post_generated_week(
+        &app,
+        8_000,
+        19,
+        6,
+        replywatch::files::generate::generate_demo,
+    )
+    .await;
 
     let dom = chromium(&["--dump-dom"], &app.url("/"));
     assert!(dom.contains("id=\"summary\""), "the summary line");
