@@ -102,6 +102,12 @@ fn displayed(field: &str, value: &str) -> String {
     }
 }
 
+/// The HTML of a page of the app.
+async fn html(app: &TestApp, path: &str) -> String {
+    let r = app.client.get(app.url(path)).send().await.unwrap();
+    r.text().await.unwrap()
+}
+
 /// The text of some HTML, tags left out.
 fn strip_tags(html: &str) -> String {
     let mut out = String::new();
@@ -382,15 +388,7 @@ async fn the_page_compares_each_group_with_the_previous_7_days() {
     ]
     .join("\n");
     assert_eq!(app.post_ndjson(body).await.status, 202);
-    let page = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = html(&app, "/").await;
     let row = |account: &str, channel: &str| -> String {
         let start = page
             .find(&format!(
@@ -433,15 +431,7 @@ async fn the_page_compares_each_group_with_the_previous_7_days() {
     // was answered in 2 h; the account page says how many 5-minute answers
     // would bring the mean of the fastest 90 % to 15 minutes.
     let m = replywatch::domain::badge::time_gap(&[replywatch::domain::Micros::from_seconds(7_200)]);
-    let slow = app
-        .client
-        .get(app.url("/accounts/slow"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let slow = html(&app, "/accounts/slow").await;
     let gap = slow
         .split("id=\"badge-gap\"")
         .nth(1)
@@ -608,28 +598,12 @@ async fn with_50000_accounts_the_page_and_v1_stats_stay_small_and_page_through_a
             .collect();
         assert_eq!(app.post_ndjson(body.join("\n")).await.status, 202);
     }
-    let page = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = html(&app, "/").await;
     assert!(page.len() < 200_000, "the overview is {} bytes", page.len());
     assert_eq!(page.matches("data-channel=\"all\"").count(), 50);
     assert!(page.contains("50 of 50000 accounts"), "the listing line");
     assert!(page.contains("id=\"next-page\""));
-    let found = app
-        .client
-        .get(app.url("/?q=shop-01234"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let found = html(&app, "/?q=shop-01234").await;
     assert_eq!(
         found.matches("data-channel=\"all\"").count(),
         1,
