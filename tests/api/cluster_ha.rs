@@ -12,6 +12,24 @@ use crate::cluster::{
 };
 use crate::helpers::{Backend, TestDb, free_port};
 use crate::reliability::{keys, stored_events};
+use replywatch::domain::EventSet;
+
+/// The stored events once they are exactly `expected`, or what is stored
+/// after 30 s, and how long that took. Once, in a full CI run, the store
+/// held 90 % of the acknowledged events when the cluster first read as
+/// settled after the stream's leader was killed (its backlog comes from
+/// the consumers' info, which a lagging replica can answer): lag, or loss?
+/// Waiting tells them apart — a lost event still fails the comparison.
+async fn stored_when_complete(db: &TestDb, expected: &EventSet) -> (EventSet, Duration) {
+    let started = Instant::now();
+    loop {
+        let stored = stored_events(db).await;
+        if keys(&stored) == keys(expected) || started.elapsed() > Duration::from_secs(30) {
+            return (stored, started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -298,12 +316,13 @@ async fn kill_a_nats_server_under_load(kill_the_leader: bool) {
     let (samples, doubles) = doubles.await.unwrap();
 
     let expected = sent_events(&batches);
-    let stored = stored_events(&db).await;
+    let (stored, late) = stored_when_complete(&db, &expected).await;
     assert_eq!(
         keys(&stored),
         keys(&expected),
         "the store holds exactly the acknowledged events"
     );
+    eprintln!("the store held every acknowledged event {late:?} after the cluster read as settled");
     assert_stats_match(&client, &all, &expected).await;
     assert!(
         doubles.is_empty(),
@@ -410,7 +429,7 @@ async fn an_owner_paused_past_its_lease_is_fenced_off_and_nothing_is_lost() {
         "node-0's partitions were claimed by node-1 and back: {before:?} → {after:?}"
     );
     let expected = sent_events(&batches);
-    let stored = stored_events(&db).await;
+    let (stored, _) = stored_when_complete(&db, &expected).await;
     assert_eq!(
         keys(&stored),
         keys(&expected),
