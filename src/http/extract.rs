@@ -87,3 +87,26 @@ pub fn duration_param(name: &str, value: &str) -> ApiResult<Micros> {
         Err(e) => Err(ApiError::bad_parameter(name, e.to_string())),
     }
 }
+
+/// `order` and `cursor` of a listing of accounts (`/v1/stats`, the page):
+/// the order asked for (else `default`), unless a cursor is given — the
+/// listing then goes on in the cursor's own order. 400 naming the bad one.
+pub fn order_and_cursor(
+    order: Option<&str>,
+    cursor: Option<&str>,
+    default: domain::listing::Order,
+) -> ApiResult<(domain::listing::Order, Option<domain::listing::Cursor>)> {
+    use domain::listing::{Cursor, Order};
+    let asked = match order {
+        None => default,
+        Some(o) => Order::parse(o).map_err(|e| ApiError::bad_parameter("order", e))?,
+    };
+    match cursor {
+        None => Ok((asked, None)),
+        Some(c) => {
+            let (own, cursor) =
+                Cursor::decode(c).map_err(|e| ApiError::bad_parameter("cursor", e))?;
+            Ok((own, Some(cursor)))
+        }
+    }
+}

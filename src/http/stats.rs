@@ -87,14 +87,15 @@ struct Paging {
 
 impl Paging {
     fn of(q: &StatsQuery) -> ApiResult<Option<Paging>> {
-        use domain::listing::{Cursor, Order};
+        use domain::listing::Order;
         if q.order.is_none() && q.search.is_none() && q.limit.is_none() && q.cursor.is_none() {
             return Ok(None);
         }
-        let mut order = match q.order.as_deref() {
-            None => Order::Account,
-            Some(o) => Order::parse(o).map_err(|e| ApiError::bad_parameter("order", e))?,
-        };
+        let (order, cursor) = super::extract::order_and_cursor(
+            q.order.as_deref(),
+            q.cursor.as_deref(),
+            Order::Account,
+        )?;
         let limit = match q.limit {
             None => None,
             Some(n @ 1..=10_000) => Some(n as usize),
@@ -103,15 +104,6 @@ impl Paging {
                     "limit",
                     format!("must be 1 to 10000, got {n}"),
                 ));
-            }
-        };
-        let cursor = match q.cursor.as_deref() {
-            None => None,
-            Some(c) => {
-                let (own, cursor) =
-                    Cursor::decode(c).map_err(|e| ApiError::bad_parameter("cursor", e))?;
-                order = own;
-                Some(cursor)
             }
         };
         Ok(Some(Paging {

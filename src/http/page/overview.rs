@@ -7,10 +7,10 @@ use super::{
     PageQuery, business, clock_toggle, duration, esc, group_row, header, not_final_line, page,
     report, url,
 };
-use crate::domain::listing::{Cursor, Field, Order, list};
+use crate::domain::listing::{Field, Order, list};
 use crate::domain::{ALL_CHANNELS, GroupStats};
 use crate::http::AppState;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::extract::Params;
 use crate::service::figures::Scope;
 use axum::extract::State;
@@ -127,19 +127,12 @@ pub async fn overview(
     axum::Extension(access): axum::Extension<crate::access::Access>,
     Params(q): Params<PageQuery>,
 ) -> ApiResult<Html<String>> {
-    let mut order = match q.order.as_deref() {
-        None | Some("") => Order::Worst,
-        Some(o) => Order::parse(o).map_err(|e| ApiError::bad_parameter("order", e))?,
-    };
-    let cursor = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => {
-            let (own, cursor) =
-                Cursor::decode(c).map_err(|e| ApiError::bad_parameter("cursor", e))?;
-            order = own;
-            Some(cursor)
-        }
-    };
+    // An empty field of the search form counts as absent.
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|s| !s.is_empty())
+    }
+    let (order, cursor) =
+        crate::http::extract::order_and_cursor(given(&q.order), given(&q.cursor), Order::Worst)?;
     let search = q.q.clone().unwrap_or_default();
     let business = business(&q);
     let (now, mut report, open) = report(&state, Scope::All, &q, false).await?;
