@@ -57,14 +57,6 @@ fn summary_line(out: &mut String, groups: &[GroupStats]) {
     );
 }
 
-/// Where `account` first appears in `groups` (the listing's order).
-fn accounts_rank(groups: &[GroupStats], account: &str) -> usize {
-    groups
-        .iter()
-        .position(|g| g.account == account)
-        .unwrap_or(usize::MAX)
-}
-
 /// The overview's address with these settings.
 fn href(business: bool, order: Order, search: &str, cursor: Option<&str>) -> String {
     let mut parts = vec![format!("order={}", url(&order.name()))];
@@ -209,15 +201,13 @@ pub async fn overview(
     out.push_str("<div class=\"scroll overview\"><table id=\"groups\">");
     header(&mut out, sortable(business, order, &search));
     // Each account's `all` row first, its channels under it.
-    let mut rows: Vec<&GroupStats> = listing.groups.iter().collect();
-    rows.sort_by_key(|g| {
-        (
-            accounts_rank(&listing.groups, &g.account),
-            g.channel != ALL_CHANNELS,
-        )
-    });
-    for g in rows {
-        group_row(&mut out, g, true);
+    // (The listing keeps each account's groups together.)
+    for groups in listing.groups.chunk_by(|a, b| a.account == b.account) {
+        let (all, channels): (Vec<&GroupStats>, Vec<&GroupStats>) =
+            groups.iter().partition(|g| g.channel == ALL_CHANNELS);
+        for g in all.into_iter().chain(channels) {
+            group_row(&mut out, g, true);
+        }
     }
     out.push_str("</table></div><nav>");
     if cursor.is_some() {
