@@ -22,8 +22,8 @@ const ROWS: usize = 200;
 pub struct DrillQuery {
     /// A channel, or `all` (default).
     pub channel: Option<String>,
-    /// `pending` (default) or `answered`.
-    pub state: Option<String>,
+    /// `pending` (default) or `answered`, as `/v1/requests`.
+    pub state: Option<RequestState>,
     /// Only requests answered after, or waiting, longer than this (`1h`).
     pub breached_after: Option<String>,
     /// How far back requests were opened (default 7d, as the figures).
@@ -51,25 +51,19 @@ pub async fn requests(
     Params(q): Params<DrillQuery>,
 ) -> ApiResult<Html<String>> {
     AppState::check_account(&access, &account)?;
-    let wanted = match q.state.as_deref() {
-        None | Some("pending") => RequestState::Pending,
-        Some("answered") => RequestState::Answered,
-        Some(other) => {
-            return Err(ApiError::bad_parameter(
-                "state",
-                format!("{other:?}: use pending or answered"),
-            ));
-        }
-    };
-    let duration = |name: &str, value: &str| {
-        domain::parse_duration(value).map_err(|e| ApiError::bad_parameter(name, e.to_string()))
-    };
-    let window_text = q.window.clone().unwrap_or_else(|| "7d".to_string());
-    let window = duration("window", &window_text)?;
+    let wanted = q.state.unwrap_or_default();
+    let window_text = q
+        .window
+        .clone()
+        .unwrap_or_else(|| crate::http::extract::DEFAULT_WINDOW.to_string());
+    let window = crate::http::extract::duration_param("window", &window_text)?;
     let breached_after = q
         .breached_after
         .as_deref()
-        .map(|v| duration("breached_after", v))
+        .map(|v| {
+            domain::parse_duration(v)
+                .map_err(|e| ApiError::bad_parameter("breached_after", e.to_string()))
+        })
         .transpose()?;
     let channel = q
         .channel
