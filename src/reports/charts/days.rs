@@ -260,26 +260,13 @@ fn upper_chart<'a, DB: DrawingBackend>(
         .map_err(err)
 }
 
-/// The human ticks of the first-reply axis (seconds, label).
-const REPLY_TICKS: [(f64, &str); 9] = [
-    (60.0, "1 min"),
-    (300.0, "5 min"),
-    (900.0, "15 min"),
-    (3_600.0, "1 h"),
-    (14_400.0, "4 h"),
-    (86_400.0, "1 d"),
-    (259_200.0, "3 d"),
-    (604_800.0, "7 d"),
-    (2_592_000.0, "30 d"),
-];
-
 /// The logarithmic axis of the first-reply chart: from 30 s to above the
 /// largest value (at least 1 h, so the targets show), and the human ticks
 /// inside it. Median and p90 of very different sizes stay readable.
 pub fn reply_axis(values: impl IntoIterator<Item = f64>) -> ((f64, f64), Vec<(f64, &'static str)>) {
     let max = values.into_iter().fold(3_600.0_f64, f64::max) * 1.5;
     let range = (30.0_f64.log10(), max.log10());
-    let ticks = REPLY_TICKS
+    let ticks = super::TIME_TICKS
         .iter()
         .copied()
         .filter(|(s, _)| s.log10() <= range.1)

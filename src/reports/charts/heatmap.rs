@@ -19,15 +19,12 @@ const VIRIDIS: [(u8, u8, u8); 5] = [
 ];
 const HEAT_FROM: f64 = 60.0;
 const HEAT_TO: f64 = 86_400.0;
-/// The colour bar's labels (seconds, label).
-pub const HEAT_TICKS: [(f64, &str); 6] = [
-    (60.0, "1 min"),
-    (300.0, "5 min"),
-    (900.0, "15 min"),
-    (3_600.0, "1 h"),
-    (14_400.0, "4 h"),
-    (86_400.0, "1 d"),
-];
+/// The colour bar's labels (seconds, label): the time ticks of the scale.
+pub fn heat_ticks() -> impl Iterator<Item = (f64, &'static str)> {
+    super::TIME_TICKS
+        .into_iter()
+        .filter(|(s, _)| (HEAT_FROM..=HEAT_TO).contains(s))
+}
 
 /// Where `seconds` sits on the scale, 0 (fast) to 1 (slow).
 fn heat_position(seconds: f64) -> f64 {
@@ -150,7 +147,7 @@ fn colour_bar<DB: DrawingBackend>(area: &Area<DB>) -> anyhow::Result<()> {
         text_anchor::HPos::Left,
         text_anchor::VPos::Center,
     ));
-    for (seconds, text) in HEAT_TICKS {
+    for (seconds, text) in heat_ticks() {
         let t = heat_position(seconds);
         bar.draw_series([PathElement::new([(1.0, t), (1.25, t)], BLACK)])
             .map_err(err)?;
@@ -175,7 +172,7 @@ mod tests {
         let light: Vec<f64> = seconds.iter().map(|s| luminance(heat_color(*s))).collect();
         assert!(light.windows(2).all(|w| w[0] >= w[1]), "{light:?}");
         assert!(light[1] > 0.8 && light[6] < 0.1, "{light:?}");
-        let labels: Vec<&str> = HEAT_TICKS.iter().map(|t| t.1).collect();
+        let labels: Vec<&str> = heat_ticks().map(|t| t.1).collect();
         assert_eq!(labels, ["1 min", "5 min", "15 min", "1 h", "4 h", "1 d"]);
         let shown: Vec<String> = [45.0, 720.0, 10_800.0, 200_000.0]
             .iter()

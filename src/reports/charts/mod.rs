@@ -11,7 +11,7 @@ mod heatmap;
 mod record;
 
 pub use days::{DayAxis, FIRST_REPLY_LEGEND, HIT_RATIO_LEGEND, NOT_FINAL, reply_axis};
-pub use heatmap::{HEAT_TICKS, cell_label, heat_color};
+pub use heatmap::{cell_label, heat_color, heat_ticks};
 
 use crate::domain::daily::{SLA_BUCKETS, Series};
 use anyhow::anyhow;
@@ -80,6 +80,21 @@ fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 }
 
 type Area<DB> = DrawingArea<DB, Shift>;
+
+/// Human ticks of a time scale (seconds, label): the first-reply axis
+/// shows those up to above its largest value, the heatmap's colour bar
+/// those up to 1 day.
+const TIME_TICKS: [(f64, &str); 9] = [
+    (60.0, "1 min"),
+    (300.0, "5 min"),
+    (900.0, "15 min"),
+    (3_600.0, "1 h"),
+    (14_400.0, "4 h"),
+    (86_400.0, "1 d"),
+    (259_200.0, "3 d"),
+    (604_800.0, "7 d"),
+    (2_592_000.0, "30 d"),
+];
 
 /// Renders `chart` of `series`; `subject` names the account, channel and window.
 pub fn render(chart: Chart, series: &Series, subject: &str) -> anyhow::Result<Vec<u8>> {
