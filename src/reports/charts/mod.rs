@@ -170,19 +170,20 @@ fn fit(text: &str, width: i64, measure: impl Fn(&str) -> i64) -> String {
     if measure(text) <= width {
         return text.to_string();
     }
-    let cuts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-    // The longest prefix that fits, by bisection over char boundaries.
-    let (mut lo, mut hi) = (0, cuts.len());
+    // `ends[k]`: where the first k characters end. The whole text does not
+    // fit, so at most all but its last character are kept; the longest
+    // prefix that fits is found by bisection.
+    let ends: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let shortened = |k: usize| format!("{}…", &text[..ends.get(k).copied().unwrap_or(0)]);
+    let (mut lo, mut hi) = (0, ends.len().saturating_sub(1));
     while lo < hi {
         let mid = (lo + hi).div_ceil(2);
-        match measure(&format!("{}…", &text[..cuts[mid.min(cuts.len() - 1)]])) <= width
-            && mid < cuts.len()
-        {
+        match measure(&shortened(mid)) <= width {
             true => lo = mid,
             false => hi = mid - 1,
         }
     }
-    format!("{}…", &text[..cuts.get(lo).copied().unwrap_or(0)])
+    shortened(lo)
 }
 
 fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
